@@ -1,0 +1,150 @@
+"""The composition root: builds config, store, rules, connectors and clock, and nothing else does.
+
+Commands get an :class:`App` and call its methods; no module keeps global state.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import connectors
+from connectors.base import Connector
+from syncd.config import Config, SourceConfig
+from syncd.engine import Engine, ProgressCallback, SyncReport
+from syncd.errors import PersonNotFound, UsageError
+from syncd.rules import AddressPatterns, Rules
+from syncd.store import PersonRow, Store
+from syncd.ties import Tie, due_ties, evaluate
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """Return the current time, aware, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class App:
+    """One configured syncd: the config, its open store and a clock."""
+
+    config: Config
+    store: Store
+    clock: Clock = utc_now
+
+    @classmethod
+    def open(cls, config: Config, clock: Clock = utc_now) -> App:
+        """Open the store named by ``config`` and bring it in line with the config."""
+        app = cls(config, Store.open(config.state_dir), clock)
+        app.apply_config()
+        return app
+
+    def close(self) -> None:
+        """Close the store."""
+        self.store.close()
+
+    def apply_config(self) -> None:
+        """Write the config's own addresses, people and ignore rules into the store."""
+        self.store.set_configured_addresses(self.config.me)
+        self.store.sync_configured_people([
+            (person.name, person.addresses, person.tier,
+             person.every.total_seconds() / 86400 if person.every else None)
+            for person in self.config.people])
+        patterns = AddressPatterns([*self.config.rules.ignore, *self.store.ignore_patterns()])
+        if patterns:
+            self.store.mark_ignored(patterns.matches)
+
+    def rules(self) -> Rules:
+        """Return the compiled rules, including ignore patterns added with ``syncd ignore``."""
+        base = self.config.rules
+        extra = self.store.ignore_patterns()
+        rules = Rules.from_config(base)
+        if extra:
+            rules = Rules(rules.max_recipients, rules.max_attendees, rules.count_incoming,
+                          AddressPatterns([*base.ignore, *extra]), rules.always)
+        return rules
+
+    # --- syncing -------------------------------------------------------------------------------
+
+    def selected_sources(self, names: Sequence[str]) -> list[SourceConfig]:
+        """Return the sources named (all enabled ones when ``names`` is empty).
+
+        Raise :class:`UsageError` for a name the config does not define.
+        """
+        if not names:
+            return [source for source in self.config.sources.values() if source.enabled]
+        unknown = [name for name in names if name not in self.config.sources]
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], list(self.config.sources), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            defined = ", ".join(self.config.sources) or "none"
+            raise UsageError(f"no source named {unknown[0]!r} in the config{hint}; "
+                             f"defined: {defined}")
+        return [self.config.sources[name] for name in names]
+
+    def connector(self, source: SourceConfig) -> Connector:
+        """Build the connector for one source (importing its module only now)."""
+        factory = connectors.load(source.type)
+        return factory(source.name, source.options, self.config.timezone)
+
+    def sync(self, names: Sequence[str] = (), *, full: bool = False,
+             progress: Callable[[str], ProgressCallback | None] | None = None) -> list[SyncReport]:
+        """Run one pass over each selected source; a failing source never stops the others."""
+        engine = Engine(self.store, self.rules(), self.clock)
+        reports = []
+        for source in self.selected_sources(names):
+            try:
+                connector = self.connector(source)
+            except Exception as error:
+                report = SyncReport(source.name, error=f"cannot start: {error}",
+                                    error_kind="internal")
+                self.store.record_attempt(source.name, self.clock(), report.error, "internal")
+                reports.append(report)
+                continue
+            callback = progress(source.name) if progress else None
+            reports.append(engine.sync(source.name, connector, full=full, progress=callback))
+        return reports
+
+    # --- people --------------------------------------------------------------------------------
+
+    def find_person(self, query: str) -> PersonRow:
+        """Return the person ``query`` names (address, name or id).
+
+        Raise :class:`PersonNotFound` with the closest names/addresses when nobody matches.
+        """
+        from syncd.addresses import normalize_address
+
+        candidates = self.store.find_people(normalize_address(query) or query)
+        if candidates:
+            person = self.store.person(candidates[0])
+            assert person is not None
+            return person
+        choices = self.store.names_and_addresses()
+        lowered = {choice.lower(): choice for choice in choices}
+        close = difflib.get_close_matches(query.lower(), list(lowered), n=3, cutoff=0.5)
+        contains = [choice for choice in choices if query.lower() in choice.lower()][:3]
+        suggestions = list(dict.fromkeys([*contains, *(lowered[c] for c in close)]))[:3]
+        raise PersonNotFound(query, suggestions)
+
+    def tie(self, person: PersonRow) -> Tie:
+        """Return the tie with ``person`` now."""
+        return evaluate(person, self.config.tiers, self.clock())
+
+    def due(self) -> list[Tie]:
+        """Return tracked ties that are quiet, due soon or never contacted."""
+        return due_ties(self.store.tracked_people(), self.config.tiers, self.clock())
+
+    def people(self, everyone: bool = False) -> list[Tie]:
+        """Return tracked people (or everyone with a counted contact), by name."""
+        rows = self.store.counted_people() if everyone else self.store.tracked_people()
+        now = self.clock()
+        ties = [evaluate(row, self.config.tiers, now) for row in rows]
+        ties.sort(key=lambda tie: (not tie.person.tracked, tie.person.name.lower(),
+                                   tie.person.addresses))
+        return ties

@@ -1,0 +1,420 @@
+"""The command line: the only place that prints or turns errors into exit codes.
+
+Exit codes (DESIGN §6): 0 ok, 1 runtime failure, 2 usage, 78 configuration.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from syncd import __version__
+from syncd.errors import SyncdError
+
+log = logging.getLogger("syncd")
+
+
+class Context:
+    """What every command shares: where the config is, how loud to be, and the open app."""
+
+    def __init__(self, config_path: Path | None, verbose: int) -> None:
+        self.config_path = config_path
+        self.verbose = verbose
+        self._app: Any = None
+
+    def config(self) -> Any:
+        from syncd.config import load_config
+
+        return load_config(self.config_path)
+
+    def app(self) -> Any:
+        if self._app is None:
+            from syncd.app import App
+
+            self._app = App.open(self.config())
+        return self._app
+
+    def close(self) -> None:
+        if self._app is not None:
+            self._app.close()
+
+
+pass_context = click.make_pass_decorator(Context)
+
+
+def _echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False))
+
+
+def _is_tty() -> bool:
+    return sys.stdout.isatty()
+
+
+def _print_table(title: str | None, headers: Sequence[str],
+                 rows: Sequence[Sequence[str]]) -> None:
+    """Print a rich table on a terminal, tab-separated lines in a pipe."""
+    if _is_tty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=title)
+        for header in headers:
+            table.add_column(header)
+        for row in rows:
+            table.add_row(*row)
+        Console().print(table)
+    else:
+        from syncd.render import plain_table
+
+        click.echo(plain_table(headers, rows))
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path),
+              help="Config file (default: $SYNCD_CONFIG, else "
+                   "$XDG_CONFIG_HOME/syncd/config.toml).")
+@click.option("-v", "--verbose", count=True, help="More detail; -v shows tracebacks.")
+@click.version_option(__version__, prog_name="syncd")
+@click.pass_context
+def cli(ctx: click.Context, config_path: Path | None, verbose: int) -> None:
+    """syncd: tells you when a tie that matters goes quiet. Nothing leaves the machine."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    context = Context(config_path, verbose)
+    ctx.obj = context
+    ctx.call_on_close(context.close)
+
+
+# --- config ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@pass_context
+def init(context: Context) -> None:
+    """Write a commented starter config (never overwrites)."""
+    from importlib.resources import files
+
+    from syncd.paths import default_config_path
+
+    path = context.config_path or default_config_path()
+    if path.exists():
+        raise click.ClickException(f"{path} already exists; edit it, or pass -c for another file")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(files("syncd").joinpath("starter_config.toml").read_text("utf-8"),
+                    encoding="utf-8")
+    path.chmod(0o600)
+    click.echo(f"wrote {path}; edit it, then run: syncd config check && syncd sync")
+
+
+@cli.group(name="config")
+def config_group() -> None:
+    """Inspect the configuration."""
+
+
+@config_group.command(name="check")
+@pass_context
+def config_check(context: Context) -> None:
+    """Validate the config; list every problem with its key path."""
+    config = context.config()
+    sources = ", ".join(f"{s.name} ({s.type})" for s in config.sources.values()) or "none"
+    click.echo(f"{config.file}: ok; sources: {sources}; {len(config.people)} people tracked")
+
+
+# --- syncing --------------------------------------------------------------------------------------
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int], None] | None] | None]:
+    if not enabled:
+        yield None
+        return
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"),
+                  TextColumn("{task.completed} items"), TimeElapsedColumn(),
+                  transient=True) as bar:
+        def for_source(name: str) -> Callable[[int], None]:
+            task = bar.add_task(f"syncing {name}", total=None)
+            return lambda count: bar.advance(task, count)
+
+        yield for_source
+
+
+@cli.command()
+@click.argument("sources", nargs=-1)
+@click.option("--full", is_flag=True, help="Ignore saved cursors and read everything again.")
+@pass_context
+def sync(context: Context, sources: tuple[str, ...], full: bool) -> None:
+    """One pass over every source (or the ones named), then exit."""
+    app = context.app()
+    with _progress(sys.stderr.isatty()) as progress:
+        reports = app.sync(sources, full=full, progress=progress)
+    failed = 0
+    for report in reports:
+        if report.error:
+            failed += 1
+            click.echo(f"{report.source}: FAILED: {report.error}", err=True)
+        else:
+            click.echo(f"{report.source}: {report.records} new, {report.counted} counted, "
+                       f"{report.new_contacts} new contacts, {report.skipped} skipped")
+    if failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_context
+def status(context: Context, as_json: bool) -> None:
+    """Per source: last success, last error, counts, skipped items with reasons."""
+    from syncd.render import iso, source_json
+
+    app = context.app()
+    rows = {row.name: row for row in app.store.sources()}
+    if as_json:
+        _echo_json([source_json(rows[name]) for name in rows])
+        return
+    if not rows:
+        click.echo("no source has been synced yet; run: syncd sync")
+    for name, row in rows.items():
+        line = f"{name}: {row.observations} items; last success {iso(row.last_success) or 'never'}"
+        click.echo(line)
+        if row.last_error:
+            click.echo(f"  last error: {row.last_error}")
+        for reason, count in sorted(row.skipped.items(), key=lambda item: -item[1]):
+            click.echo(f"  skipped {count}: {reason}")
+
+
+# --- people ---------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--all", "everyone", is_flag=True,
+              help="Everyone with a counted contact, one-way correspondents included.")
+@pass_context
+def people(context: Context, as_json: bool, everyone: bool) -> None:
+    """Tracked people (or everyone with --all)."""
+    from syncd.render import TIE_HEADERS, tie_json, tie_row
+
+    app = context.app()
+    ties = app.people(everyone)
+    if as_json:
+        _echo_json([tie_json(tie) for tie in ties])
+        return
+    now = app.clock()
+    _print_table("people", TIE_HEADERS, [tie_row(tie, now) for tie in ties])
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_context
+def due(context: Context, as_json: bool) -> None:
+    """Tracked ties that are quiet or due soon, most overdue first."""
+    from syncd.render import TIE_HEADERS, tie_json, tie_row
+
+    app = context.app()
+    ties = app.due()
+    if as_json:
+        _echo_json([tie_json(tie) for tie in ties])
+        return
+    if not ties and not _is_tty():
+        return
+    now = app.clock()
+    _print_table("due", TIE_HEADERS, [tie_row(tie, now) for tie in ties])
+
+
+@cli.command()
+@click.argument("person")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--why", is_flag=True, help="The last decisions about them, with reasons.")
+@pass_context
+def show(context: Context, person: str, as_json: bool, why: bool) -> None:
+    """Addresses, tier, cadence, contact dates and timeline of one person."""
+    from syncd.render import ago, iso, status_text, tie_json, timeline_json
+
+    app = context.app()
+    row = app.find_person(person)
+    tie = app.tie(row)
+    timeline = app.store.timeline(row.id, limit=10 if why else 20, counted_only=not why)
+    if as_json:
+        _echo_json({**tie_json(tie), "timeline": [timeline_json(e) for e in timeline]})
+        return
+    now = app.clock()
+    click.echo(f"{row.name or row.addresses[0]} (#{row.id})")
+    click.echo(f"  addresses: {', '.join(row.addresses)}")
+    click.echo(f"  tracked: {'yes' if row.tracked else 'no'}"
+               + (f", tier {row.tier}" if row.tier else ""))
+    if tie.cadence:
+        from syncd.durations import format_duration
+
+        click.echo(f"  cadence: {format_duration(tie.cadence)} ({tie.cadence_source})")
+    click.echo(f"  last contact: {ago(row.last_contact, now)}"
+               f" (out {ago(row.last_outgoing, now)}, in {ago(row.last_incoming, now)}, "
+               f"meeting {ago(row.last_meeting, now)}, logged {ago(row.last_manual, now)})")
+    click.echo(f"  interactions: {row.interactions}; status: {status_text(tie, now)}"
+               + (f"; due {iso(tie.due_at)}" if tie.due_at else ""))
+    if timeline:
+        click.echo("  decisions:" if why else "  timeline:")
+    for entry in timeline:
+        mark = "counted" if entry.counts else "not counted"
+        extra = f" - {entry.note}" if entry.note else ""
+        text = f"{mark}: {entry.reason}" if why else f"{entry.direction}: {entry.reason}"
+        click.echo(f"    {iso(entry.at) or '?'}  {text}{extra}")
+
+
+def _duration_days(text: str) -> float:
+    from syncd.durations import parse_duration
+
+    try:
+        return parse_duration(text).total_seconds() / 86400
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
+
+
+@cli.command()
+@click.argument("person")
+@click.option("--tier", help="A tier from [tiers].")
+@click.option("--every", help="Their own cadence, e.g. 3w.")
+@pass_context
+def track(context: Context, person: str, tier: str | None, every: str | None) -> None:
+    """Start tracking a person."""
+    app = context.app()
+    if tier and tier not in app.config.tiers:
+        raise click.BadParameter(f"no tier {tier!r}; defined: {', '.join(app.config.tiers)}",
+                                 param_hint="--tier")
+    row = app.find_person(person)
+    app.store.set_tracking(row.id, True, tier, _duration_days(every) if every else None)
+    click.echo(f"tracking {row.name or row.addresses[0]}")
+
+
+@cli.command()
+@click.argument("person")
+@pass_context
+def untrack(context: Context, person: str) -> None:
+    """Stop tracking a person."""
+    app = context.app()
+    row = app.find_person(person)
+    app.store.set_tracking(row.id, False)
+    click.echo(f"no longer tracking {row.name or row.addresses[0]}")
+
+
+@cli.command()
+@click.argument("person")
+@click.argument("duration")
+@pass_context
+def snooze(context: Context, person: str, duration: str) -> None:
+    """Silence a person for DURATION (e.g. 1w)."""
+    app = context.app()
+    row = app.find_person(person)
+    until = app.clock() + timedelta(days=_duration_days(duration))
+    app.store.snooze(row.id, until)
+    click.echo(f"snoozed {row.name or row.addresses[0]} until {until:%Y-%m-%d %H:%M} UTC")
+
+
+def _parse_at(text: str | None, now: datetime, timezone: Any) -> datetime:
+    if text is None:
+        return now
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a date like 2026-03-01 or "
+                                 "2026-03-01T18:30", param_hint="--at") from None
+    if moment.tzinfo is None:
+        if len(text) <= 10:
+            moment = datetime.combine(moment.date(), time(12, 0))
+        moment = moment.replace(tzinfo=timezone)
+    if moment.astimezone(UTC) > now + timedelta(minutes=5):
+        raise click.BadParameter("a contact cannot be in the future", param_hint="--at")
+    return moment.astimezone(UTC)
+
+
+@cli.command()
+@click.argument("person")
+@click.option("--note", help="What it was, e.g. 'coffee'.")
+@click.option("--at", "at_text", help="When (default: now), e.g. 2026-03-01.")
+@pass_context
+def done(context: Context, person: str, note: str | None, at_text: str | None) -> None:
+    """Log a contact the machine cannot see (a call, a visit)."""
+    app = context.app()
+    row = app.find_person(person)
+    at = _parse_at(at_text, app.clock(), app.config.timezone)
+    app.store.log_manual(row.id, at, note)
+    click.echo(f"logged contact with {row.name or row.addresses[0]} at {at:%Y-%m-%d %H:%M} UTC")
+
+
+@cli.command()
+@click.argument("pattern")
+@pass_context
+def ignore(context: Context, pattern: str) -> None:
+    """Never count PATTERN again (an address, @domain or glob)."""
+    from syncd.rules import AddressPatterns
+
+    text = pattern.strip().lower()
+    if not text or ("@" not in text and "*" not in text):
+        raise click.BadParameter(f"{pattern!r} is not an address, an @domain or a glob")
+    app = context.app()
+    app.store.add_ignore_pattern(text)
+    hidden = app.store.mark_ignored(AddressPatterns([text]).matches)
+    click.echo(f"ignoring {text}; {hidden} known people hidden")
+
+
+@cli.group(name="import")
+def import_group() -> None:
+    """Import people from elsewhere."""
+
+
+@import_group.command(name="vcard")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@pass_context
+def import_vcard(context: Context, file: Path) -> None:
+    """Import names and addresses from a vCard file; CATEGORIES naming a tier track them."""
+    from syncd.vcard import import_cards
+
+    app = context.app()
+    result = import_cards(app.store, file.read_bytes(), set(app.config.tiers))
+    click.echo(f"imported {result.people} people ({result.addresses} addresses), "
+               f"{result.tracked} tracked by category; {result.skipped} cards without e-mail")
+
+
+# --- demo -----------------------------------------------------------------------------------------
+
+
+@cli.command()
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path),
+              help="Write the sample data and state here instead of a temporary directory.")
+def demo(keep: Path | None) -> None:
+    """The whole pipeline on bundled sample data, in a temporary directory."""
+    from syncd.demo import run_demo
+
+    run_demo(keep, echo=click.echo, table=_print_table)
+
+
+# --- entry point --------------------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> NoReturn:
+    """Run the CLI; map syncd errors to one sentence on stderr and their exit code."""
+    try:
+        cli.main(args=list(argv) if argv is not None else None, prog_name="syncd",
+                 standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(2 if isinstance(error, click.UsageError) else 1)
+    except SyncdError as error:
+        if logging.getLogger().isEnabledFor(logging.DEBUG):
+            log.debug("traceback", exc_info=True)
+        click.echo(f"syncd: {error}", err=True)
+        sys.exit(error.exit_code)
+    sys.exit(0)

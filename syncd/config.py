@@ -1,0 +1,474 @@
+"""The configuration file: one spec for types, defaults and documentation; every problem at once.
+
+The spec below (:data:`SECTIONS` and :data:`SOURCE_TYPES`) is the single source of truth: the
+validator walks it, ``config.example.toml`` must document every option in it (a test checks),
+and unknown keys are errors with a "did you mean" so a typo never silently does nothing.
+
+Load order of the file: ``-c PATH``, else ``$SYNCD_CONFIG``, else
+``$XDG_CONFIG_HOME/syncd/config.toml``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from syncd.addresses import normalize_address
+from syncd.durations import parse_duration
+from syncd.errors import ConfigError, ConfigProblem
+from syncd.paths import default_state_dir, expand
+
+SOURCE_NAME = re.compile(r"^[a-z0-9_-]+$")
+_CLOCK_RANGE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class _Invalid(Exception):
+    """A value that does not fit its option; the message is the user-facing reason."""
+
+
+# --- value kinds -------------------------------------------------------------------------------
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"must be a string, not {_type_name(value)}")
+    return value
+
+
+def _nonempty_string(value: Any) -> str:
+    text = _string(value)
+    if not text.strip():
+        raise _Invalid("must not be empty")
+    return text
+
+
+def _path(value: Any) -> str:
+    return str(expand(_nonempty_string(value)))
+
+
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise _Invalid(f"must be true or false, not {_type_name(value)}")
+    return value
+
+
+def _positive_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(f"must be a whole number, not {_type_name(value)}")
+    if value < 1:
+        raise _Invalid("must be at least 1")
+    return value
+
+
+def _non_negative_int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(f"must be a whole number, not {_type_name(value)}")
+    if value < 0:
+        raise _Invalid("must not be negative")
+    return value
+
+
+def _duration(value: Any) -> timedelta:
+    try:
+        return parse_duration(_string(value))
+    except ValueError as error:
+        raise _Invalid(str(error)) from None
+
+
+def _string_list(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        raise _Invalid(f'must be a list of strings, e.g. ["{value}"]')
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _Invalid("must be a list of strings")
+    return tuple(value)
+
+
+def _address_list(value: Any) -> tuple[str, ...]:
+    addresses = []
+    for item in _string_list(value):
+        normalized = normalize_address(item)
+        if normalized is None:
+            raise _Invalid(f"{item!r} is not an e-mail address")
+        addresses.append(normalized)
+    return tuple(addresses)
+
+
+def _pattern_list(value: Any) -> tuple[str, ...]:
+    patterns = []
+    for item in _string_list(value):
+        text = item.strip().lower()
+        if not text or (not text.startswith("@") and "@" not in text and "*" not in text):
+            raise _Invalid(f"{item!r} is not an address, an @domain or a glob like *@news.*")
+        patterns.append(text)
+    return tuple(patterns)
+
+
+def _timezone(value: Any) -> ZoneInfo:
+    name = _nonempty_string(value)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise _Invalid(f"{name!r} is not a time zone name like Europe/Berlin") from None
+
+
+def _clock_range(value: Any) -> str:
+    text = _string(value).replace(" ", "")
+    if not _CLOCK_RANGE.match(text):
+        raise _Invalid(f"{value!r} is not a range of times like 22:00-08:00")
+    return text
+
+
+def _choice(*choices: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        text = _string(value)
+        if text not in choices:
+            hint = _did_you_mean(text, choices)
+            raise _Invalid(f"must be one of {', '.join(choices)}, not {text!r}{hint}")
+        return text
+
+    return check
+
+
+def _type_name(value: Any) -> str:
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def _did_you_mean(word: str, candidates: Sequence[str]) -> str:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# --- the spec -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One key of the config file: how to check it, its default, and what it means."""
+
+    check: Callable[[Any], Any]
+    default: Any = None
+    doc: str = ""
+    required: bool = False
+
+
+MAIL_EVERY = "15m"
+CALENDAR_EVERY = "30m"
+
+SECTIONS: Mapping[str, Mapping[str, Option]] = MappingProxyType({
+    "general": {
+        "state_dir": Option(_path, None,
+                            "where the database lives (default $XDG_STATE_HOME/syncd)"),
+        "timezone": Option(_timezone, None, "time zone for quiet hours and floating times "
+                           "(default: the system's)"),
+    },
+    "me": {
+        "addresses": Option(_address_list, (), "my own addresses; From addresses of mail in "
+                            "Sent folders are added automatically"),
+    },
+    "rules": {
+        "max_recipients": Option(_positive_int, 20, "mail with more counterparts than this "
+                                 "(From, To, Cc and Bcc other than me) never counts"),
+        "max_attendees": Option(_positive_int, 10, "meetings with more attendees than this "
+                                "(other than me) never count"),
+        "count_incoming": Option(_boolean, True, "whether mail sent to me counts as contact "
+                                 "with its sender (only when I am in To or Cc)"),
+        "ignore": Option(_pattern_list, (), "addresses, @domains or globs that never count; "
+                         "beats everything"),
+        "always": Option(_pattern_list, (), "addresses, @domains or globs that always count, "
+                         "whatever the bulk/list heuristics say"),
+    },
+    "notify": {
+        "backend": Option(_choice("desktop", "command", "log"), "desktop",
+                          "how alerts reach you: desktop, command or log"),
+        "command": Option(_nonempty_string, None, "for backend = command: the program to run"),
+        "quiet_hours": Option(_clock_range, None, "no alerts between these local times, "
+                              "e.g. 22:00-08:00"),
+        "max_per_day": Option(_positive_int, 3, "at most this many alerts a day"),
+        "renotify_after": Option(_duration, timedelta(days=7), "remind again about a quiet "
+                                 "tie after this long"),
+        "digest_over": Option(_positive_int, 3, "more alerts than this at once become one digest"),
+    },
+})
+
+_COMMON_SOURCE_OPTIONS: Mapping[str, Option] = {
+    "type": Option(_nonempty_string, None, "the kind of source", required=True),
+    "every": Option(_duration, None, "how often the daemon syncs it (mail 15m, calendars 30m)"),
+    "enabled": Option(_boolean, True, "set to false to keep a source configured but not synced"),
+}
+
+SOURCE_TYPES: Mapping[str, Mapping[str, Option]] = MappingProxyType({
+    "maildir": {
+        "path": Option(_path, None, "a Maildir root (mbsync/offlineimap tree or Maildir++)",
+                       required=True),
+        "sent": Option(_string_list, (), "folder names that hold mail I sent, besides the "
+                       "usual names (Sent, Sent Items, ...)"),
+        "folders": Option(_string_list, ("*",), "globs of folders to read"),
+        "exclude_folders": Option(_string_list, (), "globs of folders to skip"),
+    },
+    "mbox": {
+        "path": Option(_path, None, "an mbox file or a directory of them", required=True),
+        "sent": Option(_string_list, (), "file names that hold mail I sent, besides the usual "
+                       "names; Google Takeout labels are read from X-Gmail-Labels"),
+    },
+})
+
+MAIL_TYPES = frozenset({"maildir", "mbox", "imap", "gmail"})
+
+PERSON_KEYS: Mapping[str, Option] = MappingProxyType({
+    "name": Option(_nonempty_string, None, "how the person is shown", required=True),
+    "addresses": Option(_address_list, (), "their addresses (all count as the same person)",
+                        required=True),
+    "tier": Option(_nonempty_string, None, "a name from [tiers]"),
+    "every": Option(_duration, None, "their own cadence, beats the tier"),
+})
+
+
+# --- the validated result ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SourceConfig:
+    """One ``[sources.NAME]`` table, checked and with defaults filled in."""
+
+    name: str
+    type: str
+    every: timedelta
+    enabled: bool
+    options: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PersonConfig:
+    """One ``[[people]]`` entry."""
+
+    name: str
+    addresses: tuple[str, ...]
+    tier: str | None = None
+    every: timedelta | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RulesConfig:
+    """``[rules]``: what counts as contact."""
+
+    max_recipients: int = 20
+    max_attendees: int = 10
+    count_incoming: bool = True
+    ignore: tuple[str, ...] = ()
+    always: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyConfig:
+    """``[notify]``: how and when alerts go out."""
+
+    backend: str = "desktop"
+    command: str | None = None
+    quiet_hours: str | None = None
+    max_per_day: int = 3
+    renotify_after: timedelta = timedelta(days=7)
+    digest_over: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The whole configuration."""
+
+    state_dir: Path
+    timezone: ZoneInfo
+    me: tuple[str, ...] = ()
+    sources: Mapping[str, SourceConfig] = field(default_factory=dict)
+    rules: RulesConfig = field(default_factory=RulesConfig)
+    tiers: Mapping[str, timedelta] = field(default_factory=dict)
+    people: tuple[PersonConfig, ...] = ()
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    file: Path | None = None
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+
+class _Collector:
+    def __init__(self) -> None:
+        self.problems: list[ConfigProblem] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.append(ConfigProblem(path, message))
+
+    def table(self, path: str, value: Any, spec: Mapping[str, Option]) -> dict[str, Any]:
+        """Check ``value`` against ``spec``; return checked values with defaults filled in."""
+        result: dict[str, Any] = {}
+        if not isinstance(value, dict):
+            self.add(path, f"must be a table, not {_type_name(value)}")
+            value = {}
+        for key in value:
+            if key not in spec:
+                self.add(_join(path, key), "unknown key" + _did_you_mean(key, list(spec)))
+        for key, option in spec.items():
+            if key in value:
+                try:
+                    result[key] = option.check(value[key])
+                except _Invalid as reason:
+                    self.add(_join(path, key), str(reason))
+            elif option.required:
+                self.add(_join(path, key), "is required")
+            else:
+                result[key] = option.default
+        return result
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def system_timezone(environ: Mapping[str, str] = os.environ) -> ZoneInfo:
+    """Return the machine's time zone (``$TZ``, ``/etc/timezone``, ``/etc/localtime``), else UTC."""
+    candidates = [environ.get("TZ", "").lstrip(":")]
+    with contextlib.suppress(OSError):
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    try:
+        target = os.readlink("/etc/localtime")
+        candidates.append(target.split("zoneinfo/", 1)[-1])
+    except OSError:
+        pass
+    for name in candidates:
+        if name:
+            try:
+                return ZoneInfo(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+    return ZoneInfo("UTC")
+
+
+def parse_config(
+    data: Mapping[str, Any], *, file: Path | None = None, environ: Mapping[str, str] = os.environ
+) -> Config:
+    """Validate a parsed TOML document and return the :class:`Config`.
+
+    Raise :class:`ConfigError` listing every problem, each with its key path.
+    """
+    found = _Collector()
+    known_sections = [*SECTIONS, "sources", "tiers", "people"]
+    for key in data:
+        if key not in known_sections:
+            found.add(key, "unknown section" + _did_you_mean(key, known_sections))
+    checked = {name: found.table(name, data.get(name, {}), spec)
+               for name, spec in SECTIONS.items()}
+
+    tiers: dict[str, timedelta] = {}
+    raw_tiers = data.get("tiers", {})
+    if not isinstance(raw_tiers, dict):
+        found.add("tiers", "must be a table of name = duration")
+    else:
+        for tier_name, value in raw_tiers.items():
+            try:
+                tiers[tier_name] = _duration(value)
+            except _Invalid as reason:
+                found.add(f"tiers.{tier_name}", str(reason))
+
+    sources = _sources(found, data.get("sources", {}))
+    people = _people(found, data.get("people", []), tiers)
+
+    if found.problems:
+        raise ConfigError(found.problems, str(file) if file else None)
+    general = checked["general"]
+    return Config(
+        state_dir=(Path(general["state_dir"]) if general["state_dir"]
+                   else default_state_dir(environ)),
+        timezone=general["timezone"] or system_timezone(environ),
+        me=checked["me"]["addresses"],
+        sources=MappingProxyType(sources),
+        rules=RulesConfig(**checked["rules"]),
+        tiers=MappingProxyType(tiers),
+        people=tuple(people),
+        notify=NotifyConfig(**checked["notify"]),
+        file=file,
+    )
+
+
+def _sources(found: _Collector, raw: Any) -> dict[str, SourceConfig]:
+    sources: dict[str, SourceConfig] = {}
+    if not isinstance(raw, dict):
+        found.add("sources", "must be a table of [sources.NAME] tables")
+        return sources
+    for name, table in raw.items():
+        path = f"sources.{name}"
+        if not SOURCE_NAME.match(name):
+            found.add(path, "a source name may hold only a-z, 0-9, _ and -")
+        if not isinstance(table, dict):
+            found.add(path, f"must be a table, not {_type_name(table)}")
+            continue
+        source_type = table.get("type")
+        if not isinstance(source_type, str) or source_type not in SOURCE_TYPES:
+            if source_type is None:
+                found.add(f"{path}.type", f"is required: one of {', '.join(SOURCE_TYPES)}")
+            else:
+                found.add(f"{path}.type", f"must be one of {', '.join(SOURCE_TYPES)}, not "
+                          f"{source_type!r}" + _did_you_mean(str(source_type), list(SOURCE_TYPES)))
+            continue
+        spec = {**_COMMON_SOURCE_OPTIONS, **SOURCE_TYPES[source_type]}
+        options = found.table(path, table, spec)
+        every = options.pop("every") or parse_duration(
+            MAIL_EVERY if source_type in MAIL_TYPES else CALENDAR_EVERY)
+        options.pop("type")
+        enabled = options.pop("enabled")
+        sources[name] = SourceConfig(name, source_type, every, enabled, MappingProxyType(options))
+    return sources
+
+
+def _people(found: _Collector, raw: Any, tiers: Mapping[str, timedelta]) -> list[PersonConfig]:
+    people: list[PersonConfig] = []
+    if not isinstance(raw, list):
+        found.add("people", "must be an array of tables: write [[people]] for each person")
+        return people
+    owner: dict[str, str] = {}
+    for index, table in enumerate(raw):
+        path = f"people[{index}]"
+        values = found.table(path, table, PERSON_KEYS)
+        if values.get("tier") is not None and values["tier"] not in tiers:
+            known = ", ".join(tiers) or "none defined"
+            found.add(f"{path}.tier", f"no tier named {values['tier']!r} in [tiers] ({known})"
+                      + _did_you_mean(values["tier"], list(tiers)))
+        if values.get("tier") is not None and values.get("every") is not None:
+            found.add(path, "set tier or every, not both")
+        for address in values.get("addresses", ()):
+            if address in owner:
+                found.add(f"{path}.addresses", f"{address} already belongs to {owner[address]}")
+            owner[address] = values.get("name") or path
+        if "name" in values and values.get("addresses"):
+            people.append(PersonConfig(values["name"], values["addresses"], values.get("tier"),
+                                       values.get("every")))
+    return people
+
+
+def load_config(path: Path | None = None, *, environ: Mapping[str, str] = os.environ) -> Config:
+    """Read and validate the config file at ``path`` (or the default location).
+
+    Raise :class:`ConfigError` when the file is missing, not TOML, or invalid.
+    """
+    from syncd.paths import default_config_path
+
+    file = path or default_config_path(environ)
+    try:
+        text = file.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise ConfigError([ConfigProblem("", f"no configuration file at {file}; run: syncd init")],
+                          str(file)) from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError([ConfigProblem("", f"cannot read it: {error}")], str(file)) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError([ConfigProblem("", f"not valid TOML: {error}")], str(file)) from None
+    return parse_config(data, file=file, environ=environ)

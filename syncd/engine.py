@@ -1,0 +1,130 @@
+"""The sync engine: pull -> classify -> resolve -> apply, one source at a time.
+
+One pass over a source reads pages from its connector, classifies every record with the pure
+rules, and hands each page to the store, which writes rows and cursor in one transaction. A
+cursor the source no longer accepts triggers one full pass (the upserts dedupe it). A failing
+source is recorded for ``syncd status`` and never stops the others.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Container
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from connectors.base import Connector
+from syncd.errors import AuthError, CursorExpired, SourceEmpty, SourceError
+from syncd.model import Decision, Meeting, Message
+from syncd.rules import Rules, classify_message
+from syncd.store import Store
+from syncd.ties import infer_rhythm
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int], None]
+
+
+@dataclass(slots=True)
+class SyncReport:
+    """What one pass over one source did."""
+
+    source: str
+    records: int = 0
+    counted: int = 0
+    new_contacts: int = 0
+    skipped: int = 0
+    full: bool = False
+    error: str | None = None
+    error_kind: str | None = None
+    rules: dict[str, int] = field(default_factory=dict)
+
+
+class _KnownIds(Container[str]):
+    """The stored source ids of one source, loaded on first use (most passes never ask)."""
+
+    def __init__(self, store: Store, source: str) -> None:
+        self._store = store
+        self._source = source
+        self._ids: set[str] | None = None
+
+    def __contains__(self, source_id: object) -> bool:
+        if self._ids is None:
+            self._ids = self._store.known_ids(self._source)
+        return source_id in self._ids
+
+
+class Engine:
+    """Runs passes over sources into one store."""
+
+    def __init__(self, store: Store, rules: Rules, clock: Callable[[], datetime]) -> None:
+        self.store = store
+        self.rules = rules
+        self.clock = clock
+
+    def sync(self, name: str, connector: Connector, *, full: bool = False,
+             progress: ProgressCallback | None = None) -> SyncReport:
+        """Run one pass over ``connector`` (stored as source ``name``); never raises SourceError.
+
+        Return a report; its ``error`` is set (and recorded in the store) when the source failed.
+        """
+        report = SyncReport(name, full=full)
+        started = self.clock()
+        try:
+            try:
+                self._pass(name, connector, None if full else self.store.cursor(name),
+                           report, progress)
+            except CursorExpired as expired:
+                log.info("%s: %s; running a full sync", name, expired)
+                self.store.reset_cursor(name)
+                report.full = True
+                self._pass(name, connector, None, report, progress)
+        except SourceError as error:
+            report.error = str(error)
+            report.error_kind = ("auth" if isinstance(error, AuthError)
+                                 else "empty" if isinstance(error, SourceEmpty) else "source")
+        except Exception as error:
+            log.debug("%s: unexpected error", name, exc_info=True)
+            report.error = f"unexpected {type(error).__name__}: {error}"
+            report.error_kind = "internal"
+        self.store.record_attempt(name, started, report.error, report.error_kind)
+        self.refresh_rhythms()
+        if report.error:
+            log.warning("%s: sync failed: %s", name, report.error)
+        else:
+            log.info("%s: %d new records, %d counted, %d new contacts, %d skipped", name,
+                     report.records, report.counted, report.new_contacts, report.skipped)
+        return report
+
+    def _pass(self, name: str, connector: Connector, cursor: str | None, report: SyncReport,
+              progress: ProgressCallback | None) -> None:
+        mine = self.store.my_addresses()
+        known = _KnownIds(self.store, name)
+        for page in connector.pull(cursor, known):
+            learned = page.my_addresses - mine
+            mine |= page.my_addresses
+            decisions: list[tuple[str, Decision]] = []
+            for record in page.records:
+                decision = self.classify(record, mine.__contains__)
+                decisions.append((record.source_id, decision))
+                report.rules[decision.rule] = report.rules.get(decision.rule, 0) + 1
+                report.counted += decision.counts
+            report.new_contacts += self.store.apply(name, decisions, page.skipped, page.cursor,
+                                                    learned)
+            report.records += len(page.records)
+            report.skipped += len(page.skipped)
+            if progress is not None:
+                progress(len(page.records) + len(page.skipped))
+
+    def classify(self, record: Message | Meeting, mine: Callable[[str], bool]) -> Decision:
+        """Return the rules' decision for one record."""
+        if isinstance(record, Message):
+            return classify_message(record, mine, self.rules)
+        raise SourceError(f"records of type {type(record).__name__} are not supported yet")
+
+    def refresh_rhythms(self) -> None:
+        """Recompute the inferred rhythm of every person whose contacts changed."""
+        stale = self.store.dirty_rhythms()
+        if stale:
+            self.store.set_rhythms((person_id, infer_rhythm(times)) for person_id, times in stale)
+

@@ -1,0 +1,142 @@
+"""Records that flow from connectors into the core, and the decisions the core makes.
+
+Vocabulary, defined once here and used by every connector:
+
+- **record**: a :class:`Message` or a :class:`Meeting` occurrence, normalised, timezone-aware UTC.
+- **source id**: a record's identity inside one source, stable across syncs (Maildir folder +
+  unique name, mbox file + offset, IMAP folder/UIDVALIDITY/UID, calendar + UID + RECURRENCE-ID).
+- **dedupe key**: a record's identity across folders and sources (Message-ID + sender, or a hash
+  of the headers when Message-ID is missing). The same key is counted once, wherever seen.
+- **cursor**: an opaque string a connector gives with each page and gets back next time; it
+  moves in the same transaction as the page's rows.
+- **page**: a batch of records plus the cursor valid once they are stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """What a mail folder is for; decides whether its messages can count."""
+
+    INBOX = "inbox"
+    SENT = "sent"
+    ARCHIVE = "archive"
+    JUNK = "junk"
+    TRASH = "trash"
+    DRAFTS = "drafts"
+    OTHER = "other"
+
+
+#: Folder roles whose messages never count as contact (DESIGN §3).
+NEVER_COUNTED_ROLES = frozenset({Role.JUNK, Role.TRASH, Role.DRAFTS})
+
+
+class Direction(StrEnum):
+    """Which way an interaction went, seen from me."""
+
+    OUTGOING = "outgoing"
+    INCOMING = "incoming"
+    MEETING = "meeting"
+    MANUAL = "manual"
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """A normalised e-mail address with the display name it came with (may be empty)."""
+
+    email: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Message:
+    """The metadata of one e-mail as a mail connector saw it. Never a body."""
+
+    source_id: str
+    message_id: str | None
+    date: datetime | None
+    received: datetime | None
+    sender: Address | None
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    bcc: tuple[Address, ...] = ()
+    folder_role: Role = Role.OTHER
+    #: Only the classification headers, lower-case names (see connectors._mail.RULE_HEADERS).
+    headers: Mapping[str, str] = field(default_factory=dict)
+    #: Stable hash of the identifying headers, used as dedupe key when Message-ID is missing.
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Attendee:
+    """One ATTENDEE of a meeting (RFC 5545 §3.8.4.1)."""
+
+    address: Address
+    partstat: str = "NEEDS-ACTION"
+    cutype: str = "INDIVIDUAL"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Meeting:
+    """One occurrence of a calendar event."""
+
+    source_id: str
+    uid: str
+    start: datetime
+    end: datetime | None = None
+    all_day: bool = False
+    status: str = "confirmed"
+    organizer: Address | None = None
+    attendees: tuple[Attendee, ...] = ()
+
+
+Record = Message | Meeting
+
+
+@dataclass(frozen=True, slots=True)
+class Skip:
+    """A source item that could not be read, with a one-line reason for ``syncd status``."""
+
+    source_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A batch from a connector: records to upsert, items to skip, and the cursor after them.
+
+    ``removals`` are source ids that disappeared; the engine decides what (if anything) they
+    retract. ``complete`` is False on every page but the last of a pass.
+    """
+
+    records: tuple[Record, ...] = ()
+    skipped: tuple[Skip, ...] = ()
+    removals: tuple[str, ...] = ()
+    cursor: str | None = None
+    #: Addresses this page proves are mine (From of mail in a Sent-role folder).
+    my_addresses: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What the rules concluded about one record.
+
+    ``counted`` addresses are the people contacted; ``rule`` is a short stable code used for
+    summaries (``list``, ``bulk``, ``outgoing`` ...); ``reason`` is the sentence ``--why`` shows.
+    ``participants`` are all counterparts considered, so a non-counting decision can still be
+    explained on the person's page.
+    """
+
+    counts: bool
+    rule: str
+    reason: str
+    direction: Direction | None
+    at: datetime | None
+    counted: tuple[Address, ...] = ()
+    participants: tuple[Address, ...] = ()
+    dedupe_key: str = ""

@@ -1,0 +1,139 @@
+"""Turning ties and reports into JSON objects and table rows. No printing here."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from syncd.durations import format_duration
+from syncd.store import SourceRow, TimelineEntry
+from syncd.ties import Status, Tie
+
+RULE_SUMMARIES: Mapping[str, str] = {
+    "outgoing": "{n} messages I sent counted as contact",
+    "incoming": "{n} messages to me counted as contact",
+    "list": "{n} mailing-list messages ignored (List-Id)",
+    "bulk": "{n} bulk messages ignored (newsletters, marketing: Precedence, List-Unsubscribe, "
+            "Feedback-ID)",
+    "automated_sender": "{n} messages from noreply-style addresses ignored",
+    "auto": "{n} automatic replies ignored (out-of-office, Auto-Submitted)",
+    "report": "{n} delivery reports (bounces) ignored",
+    "folder": "{n} messages in junk, trash or drafts folders ignored",
+    "too_many": "{n} messages with too many participants ignored ([rules].max_recipients)",
+    "not_to_me": "{n} messages that did not name me in To/Cc ignored (lists, Bcc)",
+    "self": "{n} notes to myself ignored",
+    "ignored": "{n} messages ignored by [rules].ignore",
+    "no_sender": "{n} messages without a sender ignored",
+    "no_date": "{n} messages without a usable date ignored",
+    "incoming_off": "{n} incoming messages not counted ([rules].count_incoming = false)",
+}
+
+
+def iso(moment: datetime | None) -> str | None:
+    """Return ISO 8601 UTC with a ``Z``, or None."""
+    if moment is None:
+        return None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _days(duration: timedelta | None) -> float | None:
+    return None if duration is None else round(duration.total_seconds() / 86400, 1)
+
+
+def tie_json(tie: Tie) -> dict[str, Any]:
+    """Return the stable JSON object of DESIGN §6 for one person."""
+    person = tie.person
+    return {
+        "id": person.id,
+        "name": person.name,
+        "addresses": list(person.addresses),
+        "tracked": person.tracked,
+        "tier": person.tier,
+        "cadence_days": _days(tie.cadence),
+        "cadence_source": tie.cadence_source,
+        "last_contact": iso(person.last_contact),
+        "last_outgoing": iso(person.last_outgoing),
+        "last_incoming": iso(person.last_incoming),
+        "last_meeting": iso(person.last_meeting),
+        "last_manual": iso(person.last_manual),
+        "interactions": person.interactions,
+        "two_way": tie.two_way,
+        "status": tie.status.value,
+        "due_at": iso(tie.due_at),
+        "overdue_days": _days(tie.overdue),
+        "snoozed_until": iso(person.snoozed_until),
+    }
+
+
+def display_name(tie: Tie) -> str:
+    """Return the name to show, falling back to the first address."""
+    person = tie.person
+    return person.name or (person.addresses[0] if person.addresses else f"#{person.id}")
+
+
+def ago(moment: datetime | None, now: datetime) -> str:
+    """Return "12d ago", "today" or "never"."""
+    if moment is None:
+        return "never"
+    days = (now - moment).days
+    if days <= 0:
+        return "today" if moment <= now else "in " + format_duration(moment - now)
+    return f"{days}d ago"
+
+
+def status_text(tie: Tie, now: datetime) -> str:
+    """Return a short phrase for the tie's status."""
+    if tie.status is Status.QUIET and tie.overdue is not None:
+        return f"quiet, {tie.overdue.days}d overdue"
+    if tie.status is Status.DUE_SOON and tie.due_at is not None:
+        return f"due in {max(0, (tie.due_at - now).days)}d"
+    if tie.status is Status.SNOOZED and tie.person.snoozed_until is not None:
+        return f"snoozed until {tie.person.snoozed_until:%Y-%m-%d}"
+    if tie.status is Status.NEVER:
+        return "no contact on record"
+    return "ok"
+
+
+def tie_row(tie: Tie, now: datetime) -> list[str]:
+    """Return a table row: name, last contact, cadence, status."""
+    cadence = (f"{format_duration(tie.cadence)} ({tie.cadence_source})"
+               if tie.cadence else "-")
+    return [display_name(tie), ago(tie.person.last_contact, now), cadence,
+            status_text(tie, now) if tie.person.tracked else "not tracked"]
+
+
+TIE_HEADERS = ["person", "last contact", "cadence", "status"]
+
+
+def source_json(row: SourceRow) -> dict[str, Any]:
+    """Return the JSON object ``syncd status --json`` shows for one source."""
+    return {
+        "name": row.name,
+        "last_attempt": iso(row.last_attempt),
+        "last_success": iso(row.last_success),
+        "last_error": row.last_error,
+        "error_kind": row.error_kind,
+        "observations": row.observations,
+        "skipped": dict(row.skipped),
+    }
+
+
+def timeline_json(entry: TimelineEntry) -> dict[str, Any]:
+    """Return one timeline entry as JSON."""
+    return {"at": iso(entry.at), "direction": entry.direction, "counts": entry.counts,
+            "rule": entry.rule, "reason": entry.reason, "note": entry.note}
+
+
+def rule_summary(counts: Mapping[str, int], skipped: int) -> list[str]:
+    """Return one line per rule that fired, biggest first."""
+    lines = [(count, RULE_SUMMARIES.get(rule, "{n} " + rule).format(n=count))
+             for rule, count in counts.items() if count]
+    if skipped:
+        lines.append((skipped, f"{skipped} unreadable items skipped (see syncd status)"))
+    return [line for _, line in sorted(lines, key=lambda item: -item[0])]
+
+
+def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Return rows as tab-separated lines with a header line (for pipes)."""
+    return "\n".join("\t".join(row) for row in [list(headers), *rows])

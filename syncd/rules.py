@@ -1,0 +1,222 @@
+"""What counts as contact (DESIGN §3). Pure: a function of a record, my addresses and the rules.
+
+Order of precedence, strongest first:
+
+1. ``[rules].ignore`` beats everything: an ignored address is never contacted.
+2. Folder role: nothing in a junk, trash or drafts folder counts (drafts were never sent).
+3. ``[rules].always`` beats every heuristic below: a family mailing list can be real.
+4. Heuristics: delivery reports, automatic mail, bulk and list mail, noreply-style senders,
+   too many participants, incoming mail where I am not in To/Cc.
+
+Every decision carries a stable ``rule`` code (for summaries) and a ``reason`` sentence (for
+``syncd show PERSON --why``).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from syncd.addresses import local_part
+from syncd.config import RulesConfig
+from syncd.model import NEVER_COUNTED_ROLES, Address, Decision, Direction, Message, Role
+
+#: Local parts of addresses that machines send from; nobody converses with them.
+_AUTOMATED_LOCAL_PART = re.compile(
+    r"^(?:no[-_.]?reply|do[-_.]?not[-_.]?reply|mailer[-_.]?daemon|postmaster|"
+    r"notifications?|bounces?|auto[-_.]?reply)(?:[-+_].*)?$"
+    r"|no[-_.]?reply|do[-_.]?not[-_.]?reply"
+)
+_BULK_PRECEDENCE = frozenset({"bulk", "list", "junk"})
+
+
+class AddressPatterns:
+    """A compiled ``ignore``/``always`` list: exact addresses, ``@domain`` (and subdomains), globs.
+
+    Patterns are lower-case, as the config checker leaves them.
+    """
+
+    def __init__(self, patterns: Iterable[str]) -> None:
+        self.exact: set[str] = set()
+        self.domains: set[str] = set()
+        self.globs: list[str] = []
+        for pattern in patterns:
+            if pattern.startswith("@"):
+                self.domains.add(pattern[1:])
+            elif any(character in pattern for character in "*?["):
+                self.globs.append(pattern)
+            else:
+                from syncd.addresses import normalize_address
+
+                self.exact.add(normalize_address(pattern) or pattern)
+
+    def __bool__(self) -> bool:
+        return bool(self.exact or self.domains or self.globs)
+
+    def matches(self, address: str) -> bool:
+        """Return True when the normalised ``address`` matches one of the patterns."""
+        if address in self.exact:
+            return True
+        if self.domains:
+            domain = address.rpartition("@")[2]
+            while domain:
+                if domain in self.domains:
+                    return True
+                domain = domain.partition(".")[2]
+        return any(fnmatch.fnmatchcase(address, glob) for glob in self.globs)
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """The rule settings in the form :func:`classify_message` needs them."""
+
+    max_recipients: int = 20
+    max_attendees: int = 10
+    count_incoming: bool = True
+    ignore: AddressPatterns = field(default_factory=lambda: AddressPatterns(()))
+    always: AddressPatterns = field(default_factory=lambda: AddressPatterns(()))
+
+    @classmethod
+    def from_config(cls, config: RulesConfig) -> Rules:
+        """Compile ``[rules]`` once, so classifying a message does no pattern parsing."""
+        return cls(config.max_recipients, config.max_attendees, config.count_incoming,
+                   AddressPatterns(config.ignore), AddressPatterns(config.always))
+
+
+def is_automated_address(address: str) -> bool:
+    """Return True for noreply-, mailer-daemon-, notifications-style addresses."""
+    return bool(_AUTOMATED_LOCAL_PART.search(local_part(address)))
+
+
+def dedupe_key(message: Message) -> str:
+    """Return the key under which a message counts once across folders and sources.
+
+    Message-ID is a hint, not a key (RFC 5322 §3.6.4 makes it optional and lists reuse it), so
+    it is paired with the sender; without one, a hash of the identifying headers stands in.
+    """
+    sender = message.sender.email if message.sender else ""
+    if message.message_id:
+        return "mid:" + message.message_id.lower() + "|" + sender
+    if message.fingerprint:
+        return "fp:" + message.fingerprint
+    digest = hashlib.sha1(repr(message).encode("utf-8", "replace")).hexdigest()
+    return "fp:" + digest
+
+
+def _heuristic_verdict(message: Message) -> tuple[str, str] | None:
+    """Return (rule, reason) when a header marks the message as machine or bulk mail."""
+    headers = message.headers
+    content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type == "multipart/report":
+        return "report", "a delivery report (Content-Type: multipart/report)"
+    auto_submitted = headers.get("auto-submitted", "").split(";", 1)[0].strip().lower()
+    if auto_submitted and auto_submitted != "no":
+        # RFC 3834 §5: anything but "no" marks a message no human wrote.
+        return "auto", f"an automatic message (Auto-Submitted: {auto_submitted})"
+    if "x-auto-response-suppress" in headers:
+        return "auto", "an automatic message (X-Auto-Response-Suppress)"
+    if "x-autoreply" in headers or "x-autorespond" in headers:
+        return "auto", "an auto-reply (X-Autoreply)"
+    if "list-id" in headers:
+        return "list", f"mailing-list mail (List-Id: {headers['list-id'][:80]})"
+    precedence = headers.get("precedence", "").strip().lower()
+    if precedence in _BULK_PRECEDENCE:
+        return "bulk", f"bulk mail (Precedence: {precedence})"
+    if "list-unsubscribe" in headers:
+        return "bulk", "bulk mail (List-Unsubscribe: a newsletter or marketing)"
+    if "feedback-id" in headers:
+        return "bulk", "bulk mail (Feedback-ID: sent by a mass-mailing service)"
+    if message.sender and is_automated_address(message.sender.email):
+        return "automated_sender", f"sent from an automated address ({message.sender.email})"
+    return None
+
+
+def classify_message(message: Message, mine: Callable[[str], bool], rules: Rules) -> Decision:
+    """Decide whether ``message`` is contact, with whom, when, and why.
+
+    ``mine`` answers whether a normalised address is one of mine. The decision's ``at`` is the
+    Date header when plausible, else the delivery time the connector saw.
+    """
+    key = dedupe_key(message)
+    at = message.date or message.received
+    sender = message.sender
+    outgoing = message.folder_role is Role.SENT or (sender is not None and mine(sender.email))
+    everyone = _unique([*([sender] if sender else []), *message.to, *message.cc, *message.bcc])
+    others = tuple(address for address in everyone if not mine(address.email))
+    direction = Direction.OUTGOING if outgoing else Direction.INCOMING
+
+    def verdict(counts: bool, rule: str, reason: str,
+                counted: Sequence[Address] = ()) -> Decision:
+        return Decision(counts, rule, reason, direction, at, tuple(counted), others, key)
+
+    if at is None:
+        return verdict(False, "no_date", "no usable date (no Date header and no delivery time)")
+    if message.folder_role in NEVER_COUNTED_ROLES:
+        return verdict(False, "folder", f"in a {message.folder_role.value} folder")
+
+    if outgoing:
+        candidates = tuple(a for a in _unique([*message.to, *message.cc, *message.bcc])
+                           if not mine(a.email))
+    else:
+        candidates = (sender,) if sender is not None else ()
+    allowed = tuple(a for a in candidates if not rules.ignore.matches(a.email))
+    if candidates and not allowed:
+        return verdict(False, "ignored", "matched [rules].ignore")
+    if not candidates:
+        if outgoing:
+            return verdict(False, "self", "sent only to my own addresses")
+        return verdict(False, "no_sender", "no sender address")
+
+    always = bool(rules.always) and (
+        any(rules.always.matches(a.email) for a in everyone)
+        or _list_id_address(message, rules.always)
+    )
+    if not always:
+        heuristic = _heuristic_verdict(message)
+        if heuristic is not None:
+            return verdict(False, *heuristic)
+        if len(others) > rules.max_recipients:
+            return verdict(False, "too_many", f"{len(others)} participants, more than "
+                           f"[rules].max_recipients = {rules.max_recipients}")
+        if outgoing:
+            allowed = tuple(a for a in allowed if not is_automated_address(a.email))
+            if not allowed:
+                return verdict(False, "automated_sender", "sent only to automated addresses")
+        elif not any(mine(a.email) for a in (*message.to, *message.cc)):
+            return verdict(False, "not_to_me", "I was not in To or Cc (a list, alias or Bcc)")
+
+    if not outgoing and not rules.count_incoming:
+        return verdict(False, "incoming_off", "incoming mail does not count "
+                       "([rules].count_incoming = false)")
+    if outgoing:
+        people = "1 person" if len(allowed) == 1 else f"{len(allowed)} people"
+        reason = f"I wrote to {people}"
+    else:
+        reason = "they wrote to me"
+    if always:
+        reason += " (matched [rules].always)"
+    return verdict(True, "outgoing" if outgoing else "incoming", reason, allowed)
+
+
+def _list_id_address(message: Message, always: AddressPatterns) -> bool:
+    # List-Id (RFC 2919) looks like "Family <family.lists.example>"; users write the list's
+    # posting address, so also try the id with its first dot turned into "@".
+    list_id = message.headers.get("list-id", "")
+    if not list_id:
+        return False
+    identifier = list_id.rpartition("<")[2].rstrip(">").strip().lower()
+    name, _, rest = identifier.partition(".")
+    return bool(rest) and always.matches(f"{name}@{rest}")
+
+
+def _unique(addresses: Iterable[Address]) -> list[Address]:
+    seen: set[str] = set()
+    result = []
+    for address in addresses:
+        if address.email not in seen:
+            seen.add(address.email)
+            result.append(address)
+    return result

@@ -1,0 +1,665 @@
+"""The state database: SQLite, one file, owned by the user alone.
+
+Why the schema looks like this:
+
+- ``interactions`` holds one row per real-world event (an e-mail, a meeting occurrence, a
+  logged call), keyed by its *dedupe key*, so the same Message-ID seen in two folders or two
+  sources is one interaction. ``observations`` maps every (source, source id) to it: that is
+  what makes re-syncing idempotent and lets connectors ask "have I stored this already?".
+- ``contacts`` links an interaction to each person it involved, with ``counts`` telling whether
+  it is proof of contact. Its primary key (interaction, person) is why nothing double-counts.
+- ``person_stats`` is derived from ``contacts`` and maintained incrementally as contacts are
+  inserted, so ``due`` and ``people`` read one row per person and never scan contacts. It can be
+  rebuilt from ``contacts`` at any time (``rebuild_stats``); ``rhythm_dirty`` marks people whose
+  inferred rhythm must be recomputed (done once at the end of a sync, not per page).
+- A source's cursor is written in the same transaction as the page it belongs to (DESIGN §1.2).
+- Contacts are never retracted when mail is expunged or moved: a message once seen stays proof.
+
+Migrations run by ``PRAGMA user_version``; a database from a newer syncd is refused untouched.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from syncd.errors import StoreError, StoreTooNew
+from syncd.model import Address, Decision, Direction, Skip
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "syncd.sqlite3"
+
+_MIGRATIONS: tuple[str, ...] = (
+    # 1: the first schema.
+    """
+    CREATE TABLE sources (
+        name TEXT PRIMARY KEY,
+        cursor TEXT,
+        last_attempt INTEGER,
+        last_success INTEGER,
+        last_error TEXT,
+        error_kind TEXT,
+        had_data INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE my_addresses (
+        address TEXT PRIMARY KEY,
+        origin TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE people (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL DEFAULT '',
+        tracked INTEGER NOT NULL DEFAULT 0,
+        tracked_by TEXT,
+        tier TEXT,
+        every_days REAL,
+        snoozed_until INTEGER,
+        ignored INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX people_tracked ON people(tracked) WHERE tracked = 1;
+    CREATE TABLE addresses (
+        address TEXT PRIMARY KEY,
+        person_id INTEGER NOT NULL REFERENCES people(id)
+    ) WITHOUT ROWID;
+    CREATE INDEX addresses_person ON addresses(person_id);
+    CREATE TABLE interactions (
+        id INTEGER PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        at INTEGER,
+        direction TEXT,
+        counts INTEGER NOT NULL,
+        rule TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        note TEXT
+    );
+    CREATE TABLE observations (
+        source TEXT NOT NULL,
+        source_id TEXT NOT NULL,
+        interaction_id INTEGER NOT NULL,
+        PRIMARY KEY (source, source_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE contacts (
+        interaction_id INTEGER NOT NULL,
+        person_id INTEGER NOT NULL,
+        at INTEGER,
+        direction TEXT,
+        counts INTEGER NOT NULL,
+        PRIMARY KEY (interaction_id, person_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX contacts_person ON contacts(person_id, at);
+    CREATE TABLE person_stats (
+        person_id INTEGER PRIMARY KEY,
+        last_outgoing INTEGER,
+        last_incoming INTEGER,
+        last_meeting INTEGER,
+        last_manual INTEGER,
+        last_contact INTEGER,
+        first_contact INTEGER,
+        interactions INTEGER NOT NULL DEFAULT 0,
+        inferred_days REAL,
+        rhythm_dirty INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX person_stats_dirty ON person_stats(rhythm_dirty) WHERE rhythm_dirty = 1;
+    CREATE TABLE skips (
+        source TEXT NOT NULL,
+        source_id TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        PRIMARY KEY (source, source_id)
+    ) WITHOUT ROWID;
+    CREATE TABLE ignore_patterns (
+        pattern TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+    """,
+)
+SCHEMA_VERSION = len(_MIGRATIONS)
+
+_LAST_COLUMN = {
+    Direction.OUTGOING: "last_outgoing",
+    Direction.INCOMING: "last_incoming",
+    Direction.MEETING: "last_meeting",
+    Direction.MANUAL: "last_manual",
+}
+
+
+def to_epoch(moment: datetime | None) -> int | None:
+    """Return whole UTC seconds for an aware datetime (None stays None)."""
+    return None if moment is None else int(moment.timestamp())
+
+
+def from_epoch(seconds: int | None) -> datetime | None:
+    """Return the aware UTC datetime for stored seconds (None stays None)."""
+    return None if seconds is None else datetime.fromtimestamp(seconds, UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRow:
+    """A person with their stats, as listings need them."""
+
+    id: int
+    name: str
+    addresses: tuple[str, ...]
+    tracked: bool
+    tier: str | None
+    every_days: float | None
+    snoozed_until: datetime | None
+    last_outgoing: datetime | None
+    last_incoming: datetime | None
+    last_meeting: datetime | None
+    last_manual: datetime | None
+    last_contact: datetime | None
+    first_contact: datetime | None
+    interactions: int
+    inferred_days: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRow:
+    """What ``syncd status`` shows for one source."""
+
+    name: str
+    last_attempt: datetime | None
+    last_success: datetime | None
+    last_error: str | None
+    error_kind: str | None
+    observations: int
+    skipped: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One interaction on a person's page."""
+
+    at: datetime | None
+    direction: str | None
+    counts: bool
+    rule: str
+    reason: str
+    note: str | None
+
+
+class Store:
+    """The SQLite state database. Not thread-safe: one Store per thread."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path | None) -> None:
+        self._db = connection
+        self.path = path
+
+    # --- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, state_dir: Path) -> Store:
+        """Open (creating if needed) the database in ``state_dir``, migrated to this version.
+
+        The directory is made 0700 and the file 0600. Raise :class:`StoreTooNew` for a database
+        from a newer syncd and :class:`StoreError` when it cannot be opened.
+        """
+        try:
+            state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.chmod(state_dir, 0o700)
+            path = state_dir / DATABASE_NAME
+            if not path.exists():
+                # Create it 0600 before SQLite does, so it is never readable by others.
+                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+            os.chmod(path, 0o600)
+            connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+        except (OSError, sqlite3.Error) as error:
+            raise StoreError(f"cannot open the state database in {state_dir}: {error}") from None
+        store = cls(connection, path)
+        store._prepare()
+        return store
+
+    @classmethod
+    def in_memory(cls) -> Store:
+        """Return a fresh database in memory (for tests and benchmarks)."""
+        store = cls(sqlite3.connect(":memory:", isolation_level=None), None)
+        store._prepare()
+        return store
+
+    def _prepare(self) -> None:
+        try:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                self._db.close()
+                raise StoreTooNew(
+                    f"the state database {self.path} was written by a newer syncd (schema "
+                    f"{version}, this one knows {SCHEMA_VERSION}); upgrade syncd, it was not "
+                    "modified")
+            self._db.execute("PRAGMA busy_timeout = 30000")
+            if self.path is not None:
+                self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._db.execute("PRAGMA foreign_keys = OFF")
+            for number in range(version, SCHEMA_VERSION):
+                with self.transaction():
+                    for statement in _MIGRATIONS[number].split(";"):
+                        if statement.strip():
+                            self._db.execute(statement)
+                    self._db.execute(f"PRAGMA user_version = {number + 1}")
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"the state database {self.path} is unusable: {error}; move it "
+                             "away and run: syncd sync --full") from None
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """Run the block in one ``BEGIN IMMEDIATE`` transaction; roll back on any exception."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
+    # --- sources -------------------------------------------------------------------------------
+
+    def cursor(self, source: str) -> str | None:
+        """Return the stored cursor of ``source`` (None before its first complete page)."""
+        row = self._db.execute("SELECT cursor FROM sources WHERE name = ?", (source,)).fetchone()
+        return None if row is None else row[0]
+
+    def had_data(self, source: str) -> bool:
+        """Return True when ``source`` has ever delivered a record."""
+        row = self._db.execute("SELECT had_data FROM sources WHERE name = ?",
+                               (source,)).fetchone()
+        return bool(row and row[0])
+
+    def reset_cursor(self, source: str) -> None:
+        """Forget the cursor of ``source`` so its next pass is a full one."""
+        with self.transaction():
+            self._db.execute("UPDATE sources SET cursor = NULL WHERE name = ?", (source,))
+
+    def is_known(self, source: str, source_id: str) -> bool:
+        """Return True when ``source_id`` of ``source`` is stored."""
+        return self._db.execute(
+            "SELECT 1 FROM observations WHERE source = ? AND source_id = ?", (source, source_id)
+        ).fetchone() is not None
+
+    def known_ids(self, source: str) -> set[str]:
+        """Return every stored source id of ``source``."""
+        rows = self._db.execute("SELECT source_id FROM observations WHERE source = ?", (source,))
+        return {row[0] for row in rows}
+
+    def record_attempt(self, source: str, at: datetime, error: str | None,
+                       error_kind: str | None = None) -> None:
+        """Record the outcome of one pass over ``source`` for ``syncd status``."""
+        epoch = to_epoch(at)
+        with self.transaction():
+            self._db.execute("INSERT OR IGNORE INTO sources(name) VALUES (?)", (source,))
+            if error is None:
+                self._db.execute(
+                    "UPDATE sources SET last_attempt = ?, last_success = ?, last_error = NULL, "
+                    "error_kind = NULL WHERE name = ?", (epoch, epoch, source))
+            else:
+                self._db.execute(
+                    "UPDATE sources SET last_attempt = ?, last_error = ?, error_kind = ? "
+                    "WHERE name = ?", (epoch, error, error_kind, source))
+
+    def sources(self) -> list[SourceRow]:
+        """Return every source that has been synced at least once, by name."""
+        skips: dict[str, dict[str, int]] = {}
+        for source, reason, count in self._db.execute(
+                "SELECT source, reason, count(*) FROM skips GROUP BY source, reason"):
+            skips.setdefault(source, {})[reason] = count
+        counts = dict(self._db.execute(
+            "SELECT source, count(*) FROM observations GROUP BY source").fetchall())
+        rows = self._db.execute("SELECT name, last_attempt, last_success, last_error, "
+                                "error_kind FROM sources ORDER BY name").fetchall()
+        return [SourceRow(name, from_epoch(attempt), from_epoch(success), error, kind,
+                          counts.get(name, 0), skips.get(name, {}))
+                for name, attempt, success, error, kind in rows]
+
+    # --- my addresses --------------------------------------------------------------------------
+
+    def my_addresses(self) -> set[str]:
+        """Return every address known to be mine (config and learned from Sent folders)."""
+        return {row[0] for row in self._db.execute("SELECT address FROM my_addresses")}
+
+    def set_configured_addresses(self, addresses: Iterable[str]) -> None:
+        """Make ``addresses`` the configured set of mine (learned ones are kept)."""
+        with self.transaction():
+            self._db.execute("DELETE FROM my_addresses WHERE origin = 'config'")
+            self._db.executemany("INSERT OR REPLACE INTO my_addresses VALUES (?, 'config')",
+                                 [(address,) for address in addresses])
+
+    # --- applying pages ------------------------------------------------------------------------
+
+    def apply(self, source: str, decisions: Sequence[tuple[str, Decision]],
+              skipped: Sequence[Skip], cursor: str | None,
+              learned_mine: Iterable[str] = ()) -> int:
+        """Store one page: its decisions, skips and cursor, in ONE transaction.
+
+        ``decisions`` pairs each record's source id with what the rules decided. Return the
+        number of new counted (person, interaction) contacts. Replaying a page changes nothing.
+        """
+        new_contacts = 0
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO sources(name) VALUES (?)", (source,))
+            for address in learned_mine:
+                db.execute("INSERT OR IGNORE INTO my_addresses VALUES (?, ?)",
+                           (address, f"sent:{source}"))
+            for source_id, decision in decisions:
+                interaction_id = self._upsert_interaction(decision)
+                db.execute("INSERT OR REPLACE INTO observations VALUES (?, ?, ?)",
+                           (source, source_id, interaction_id))
+                db.execute("DELETE FROM skips WHERE source = ? AND source_id = ?",
+                           (source, source_id))
+                new_contacts += self._link_people(interaction_id, decision)
+            for skip in skipped:
+                db.execute("INSERT OR REPLACE INTO skips VALUES (?, ?, ?)",
+                           (source, skip.source_id, skip.reason))
+            if decisions:
+                db.execute("UPDATE sources SET had_data = 1 WHERE name = ?", (source,))
+            if cursor is not None:
+                db.execute("UPDATE sources SET cursor = ? WHERE name = ?", (cursor, source))
+        return new_contacts
+
+    def _upsert_interaction(self, decision: Decision) -> int:
+        row = self._db.execute("SELECT id, counts FROM interactions WHERE key = ?",
+                               (decision.dedupe_key,)).fetchone()
+        values = (to_epoch(decision.at), decision.direction.value if decision.direction else None,
+                  int(decision.counts), decision.rule, decision.reason)
+        if row is None:
+            cursor = self._db.execute(
+                "INSERT INTO interactions(key, at, direction, counts, rule, reason) "
+                "VALUES (?, ?, ?, ?, ?, ?)", (decision.dedupe_key, *values))
+            return int(cursor.lastrowid or 0)
+        interaction_id, counted = row
+        if decision.counts and not counted:
+            # Seen before where it did not count (e.g. a copy in Junk); this copy does.
+            self._db.execute("UPDATE interactions SET at = ?, direction = ?, counts = ?, "
+                             "rule = ?, reason = ? WHERE id = ?", (*values, interaction_id))
+        return int(interaction_id)
+
+    def _link_people(self, interaction_id: int, decision: Decision) -> int:
+        counted = {address.email for address in decision.counted}
+        at = to_epoch(decision.at)
+        direction = decision.direction.value if decision.direction else None
+        new = 0
+        for address in decision.participants:
+            person_id = self.person_for_address(address)
+            counts = address.email in counted
+            existing = self._db.execute(
+                "SELECT counts FROM contacts WHERE interaction_id = ? AND person_id = ?",
+                (interaction_id, person_id)).fetchone()
+            if existing is None:
+                self._db.execute("INSERT INTO contacts VALUES (?, ?, ?, ?, ?)",
+                                 (interaction_id, person_id, at, direction, int(counts)))
+            elif counts and not existing[0]:
+                self._db.execute("UPDATE contacts SET at = ?, direction = ?, counts = 1 "
+                                 "WHERE interaction_id = ? AND person_id = ?",
+                                 (at, direction, interaction_id, person_id))
+            else:
+                continue
+            if counts and decision.direction is not None and at is not None:
+                self._count_contact(person_id, decision.direction, at)
+                new += 1
+        return new
+
+    def _count_contact(self, person_id: int, direction: Direction, at: int) -> None:
+        column = _LAST_COLUMN[direction]
+        self._db.execute(
+            f"INSERT INTO person_stats(person_id, {column}, last_contact, first_contact, "
+            "interactions, rhythm_dirty) VALUES (?, ?, ?, ?, 1, 1) "
+            f"ON CONFLICT(person_id) DO UPDATE SET {column} = max(coalesce({column}, 0), ?), "
+            "last_contact = max(coalesce(last_contact, 0), ?), "
+            "first_contact = min(coalesce(first_contact, ?), ?), "
+            "interactions = interactions + 1, rhythm_dirty = 1",
+            (person_id, at, at, at, at, at, at, at))
+
+    def person_for_address(self, address: Address) -> int:
+        """Return the person id for ``address``, creating a person named after it if new."""
+        row = self._db.execute("SELECT person_id FROM addresses WHERE address = ?",
+                               (address.email,)).fetchone()
+        if row is not None:
+            person_id = int(row[0])
+            if address.name:
+                self._db.execute("UPDATE people SET name = ? WHERE id = ? AND name = ''",
+                                 (address.name, person_id))
+            return person_id
+        cursor = self._db.execute("INSERT INTO people(name) VALUES (?)", (address.name,))
+        person_id = int(cursor.lastrowid or 0)
+        self._db.execute("INSERT INTO addresses VALUES (?, ?)", (address.email, person_id))
+        return person_id
+
+    # --- derived stats ------------------------------------------------------------------------
+
+    def dirty_rhythms(self) -> list[tuple[int, list[int]]]:
+        """Return (person id, sorted counted contact times) for people whose rhythm is stale."""
+        people = [row[0] for row in self._db.execute(
+            "SELECT person_id FROM person_stats WHERE rhythm_dirty = 1")]
+        return [(person_id, self.contact_times(person_id)) for person_id in people]
+
+    def contact_times(self, person_id: int) -> list[int]:
+        """Return the sorted times of every counted contact with a person."""
+        return [row[0] for row in self._db.execute(
+            "SELECT at FROM contacts WHERE person_id = ? AND counts = 1 AND at IS NOT NULL "
+            "ORDER BY at", (person_id,))]
+
+    def set_rhythms(self, rhythms: Iterable[tuple[int, float | None]]) -> None:
+        """Store inferred cadences (days) and clear their dirty marks."""
+        with self.transaction():
+            self._db.executemany(
+                "UPDATE person_stats SET inferred_days = ?, rhythm_dirty = 0 WHERE person_id = ?",
+                [(days, person_id) for person_id, days in rhythms])
+
+    def rebuild_stats(self, person_ids: Iterable[int]) -> None:
+        """Recompute the stats of ``person_ids`` from their contacts (inside a transaction)."""
+        for person_id in person_ids:
+            self._db.execute("DELETE FROM person_stats WHERE person_id = ?", (person_id,))
+            totals = self._db.execute(
+                "SELECT count(DISTINCT interaction_id), max(at), min(at) FROM contacts "
+                "WHERE person_id = ? AND counts = 1 AND at IS NOT NULL", (person_id,)).fetchone()
+            if not totals[0]:
+                continue
+            values = {column: None for column in _LAST_COLUMN.values()}
+            for direction, last in self._db.execute(
+                    "SELECT direction, max(at) FROM contacts WHERE person_id = ? AND counts = 1 "
+                    "AND at IS NOT NULL GROUP BY direction", (person_id,)):
+                values[_LAST_COLUMN[Direction(direction)]] = last
+            self._db.execute(
+                "INSERT INTO person_stats(person_id, last_outgoing, last_incoming, last_meeting, "
+                "last_manual, last_contact, first_contact, interactions, rhythm_dirty) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                (person_id, values["last_outgoing"], values["last_incoming"],
+                 values["last_meeting"], values["last_manual"], totals[1], totals[2], totals[0]))
+
+    # --- people --------------------------------------------------------------------------------
+
+    def merge_addresses(self, name: str, addresses: Sequence[str]) -> int:
+        """Make ``addresses`` one person called ``name`` and return its id (in a transaction).
+
+        People that held some of the addresses are merged into it: their contacts move, their
+        stats are rebuilt, and a person left without addresses is deleted.
+        """
+        owners: list[int] = []
+        for address in addresses:
+            row = self._db.execute("SELECT person_id FROM addresses WHERE address = ?",
+                                   (address,)).fetchone()
+            if row is not None and row[0] not in owners:
+                owners.append(int(row[0]))
+        if owners:
+            target = owners[0]
+        else:
+            target = int(self._db.execute("INSERT INTO people(name) VALUES (?)",
+                                          (name,)).lastrowid or 0)
+        self._db.execute("UPDATE people SET name = ? WHERE id = ?", (name, target))
+        for address in addresses:
+            self._db.execute("INSERT OR REPLACE INTO addresses VALUES (?, ?)", (address, target))
+        for other in owners[1:]:
+            self._db.execute("UPDATE OR IGNORE contacts SET person_id = ? WHERE person_id = ?",
+                             (target, other))
+            self._db.execute("DELETE FROM contacts WHERE person_id = ?", (other,))
+            remaining = self._db.execute("SELECT count(*) FROM addresses WHERE person_id = ?",
+                                         (other,)).fetchone()[0]
+            if remaining == 0:
+                self._db.execute("DELETE FROM people WHERE id = ?", (other,))
+                self._db.execute("DELETE FROM person_stats WHERE person_id = ?", (other,))
+            else:
+                self.rebuild_stats([other])
+        if len(owners) > 1:
+            self.rebuild_stats([target])
+        return target
+
+    def sync_configured_people(self, people: Sequence[tuple[str, Sequence[str], str | None,
+                                                          float | None]]) -> None:
+        """Apply ``[[people]]`` (name, addresses, tier, every days): merged and tracked.
+
+        People tracked only because an earlier config listed them are untracked when removed.
+        """
+        with self.transaction():
+            listed: set[int] = set()
+            for name, addresses, tier, every_days in people:
+                person_id = self.merge_addresses(name, addresses)
+                listed.add(person_id)
+                self._db.execute("UPDATE people SET tracked = 1, tracked_by = 'config', "
+                                 "tier = ?, every_days = ?, ignored = 0 WHERE id = ?",
+                                 (tier, every_days, person_id))
+            for (person_id,) in self._db.execute(
+                    "SELECT id FROM people WHERE tracked_by = 'config'").fetchall():
+                if person_id not in listed:
+                    self._db.execute("UPDATE people SET tracked = 0, tracked_by = NULL, "
+                                     "tier = NULL, every_days = NULL WHERE id = ?", (person_id,))
+
+    def set_tracking(self, person_id: int, tracked: bool, tier: str | None = None,
+                     every_days: float | None = None) -> None:
+        """Track (with an optional tier or cadence) or untrack a person."""
+        with self.transaction():
+            self._db.execute("UPDATE people SET tracked = ?, tracked_by = ?, tier = ?, "
+                             "every_days = ? WHERE id = ?",
+                             (int(tracked), "cli" if tracked else None, tier, every_days,
+                              person_id))
+
+    def mark_tracked_in_transaction(self, person_id: int, tier: str) -> None:
+        """Track a person at ``tier`` unless the config already tracks them (no transaction)."""
+        self._db.execute("UPDATE people SET tracked = 1, tracked_by = 'vcard', tier = ? "
+                         "WHERE id = ? AND tracked_by IS NOT 'config'", (tier, person_id))
+
+    def snooze(self, person_id: int, until: datetime | None) -> None:
+        """Silence a person until ``until`` (None ends a snooze)."""
+        with self.transaction():
+            self._db.execute("UPDATE people SET snoozed_until = ? WHERE id = ?",
+                             (to_epoch(until), person_id))
+
+    def log_manual(self, person_id: int, at: datetime, note: str | None) -> None:
+        """Record a contact the machine cannot see (a call, a visit)."""
+        epoch = to_epoch(at)
+        assert epoch is not None
+        with self.transaction():
+            interaction_id = self._db.execute(
+                "INSERT INTO interactions(key, at, direction, counts, rule, reason, note) "
+                "VALUES (?, ?, 'manual', 1, 'manual', 'logged with syncd done', ?)",
+                (f"manual:{uuid.uuid4()}", epoch, note)).lastrowid
+            self._db.execute("INSERT INTO contacts VALUES (?, ?, ?, 'manual', 1)",
+                             (interaction_id, person_id, epoch))
+            self._count_contact(person_id, Direction.MANUAL, epoch)
+
+    def add_ignore_pattern(self, pattern: str) -> None:
+        """Remember an ignore pattern given on the command line."""
+        with self.transaction():
+            self._db.execute("INSERT OR IGNORE INTO ignore_patterns VALUES (?)", (pattern,))
+
+    def ignore_patterns(self) -> list[str]:
+        """Return the ignore patterns given on the command line."""
+        return [row[0] for row in self._db.execute("SELECT pattern FROM ignore_patterns")]
+
+    def mark_ignored(self, predicate: Callable[[str], bool]) -> int:
+        """Flag every person not from the config who has an address ``predicate`` accepts."""
+        hits = {person_id for address, person_id in self._db.execute(
+            "SELECT a.address, a.person_id FROM addresses a JOIN people p ON p.id = a.person_id "
+            "WHERE p.ignored = 0 AND p.tracked_by IS NOT 'config'") if predicate(address)}
+        with self.transaction():
+            self._db.executemany("UPDATE people SET ignored = 1 WHERE id = ?",
+                                 [(person_id,) for person_id in hits])
+        return len(hits)
+
+    # --- reading people ------------------------------------------------------------------------
+
+    _PERSON_COLUMNS = (
+        "p.id, p.name, p.tracked, p.tier, p.every_days, p.snoozed_until, s.last_outgoing, "
+        "s.last_incoming, s.last_meeting, s.last_manual, s.last_contact, s.first_contact, "
+        "coalesce(s.interactions, 0), s.inferred_days")
+
+    def _people(self, where: str, parameters: Sequence[object] = ()) -> list[PersonRow]:
+        rows = self._db.execute(
+            f"SELECT {self._PERSON_COLUMNS} FROM people p "
+            f"LEFT JOIN person_stats s ON s.person_id = p.id WHERE {where}",
+            parameters).fetchall()
+        addresses: dict[int, list[str]] = {}
+        if rows:
+            if len(rows) > 500:
+                query = "SELECT person_id, address FROM addresses ORDER BY address"
+                pairs = self._db.execute(query).fetchall()
+            else:
+                marks = ",".join("?" * len(rows))
+                pairs = self._db.execute(
+                    f"SELECT person_id, address FROM addresses WHERE person_id IN ({marks}) "
+                    "ORDER BY address", [row[0] for row in rows]).fetchall()
+            for person_id, address in pairs:
+                addresses.setdefault(person_id, []).append(address)
+        return [PersonRow(row[0], row[1], tuple(addresses.get(row[0], ())), bool(row[2]),
+                          row[3], row[4], from_epoch(row[5]), from_epoch(row[6]),
+                          from_epoch(row[7]), from_epoch(row[8]), from_epoch(row[9]),
+                          from_epoch(row[10]), from_epoch(row[11]), row[12], row[13])
+                for row in rows]
+
+    def tracked_people(self) -> list[PersonRow]:
+        """Return every tracked person with stats."""
+        return self._people("p.tracked = 1")
+
+    def counted_people(self) -> list[PersonRow]:
+        """Return everyone with at least one counted contact, and everyone tracked."""
+        return self._people("(p.tracked = 1 OR s.interactions > 0) AND p.ignored = 0")
+
+    def person(self, person_id: int) -> PersonRow | None:
+        """Return one person by id."""
+        rows = self._people("p.id = ?", (person_id,))
+        return rows[0] if rows else None
+
+    def find_people(self, query: str) -> list[int]:
+        """Return ids of people whose id, address or name matches ``query`` exactly."""
+        text = query.strip()
+        if text.isdigit():
+            row = self._db.execute("SELECT id FROM people WHERE id = ?", (int(text),)).fetchone()
+            if row:
+                return [row[0]]
+        row = self._db.execute("SELECT person_id FROM addresses WHERE address = ?",
+                               (text.lower(),)).fetchone()
+        if row:
+            return [row[0]]
+        return [row[0] for row in self._db.execute(
+            "SELECT id FROM people WHERE name = ? COLLATE NOCASE ORDER BY tracked DESC, id",
+            (text,))]
+
+    def names_and_addresses(self) -> list[str]:
+        """Return every person name and address (for "did you mean")."""
+        names = [row[0] for row in self._db.execute(
+            "SELECT DISTINCT name FROM people WHERE name != ''")]
+        return names + [row[0] for row in self._db.execute("SELECT address FROM addresses")]
+
+    def timeline(self, person_id: int, limit: int = 20,
+                 counted_only: bool = True) -> list[TimelineEntry]:
+        """Return the person's latest interactions, newest first."""
+        condition = "AND c.counts = 1" if counted_only else ""
+        rows = self._db.execute(
+            "SELECT i.at, i.direction, c.counts, i.rule, i.reason, i.note FROM contacts c "
+            "JOIN interactions i ON i.id = c.interaction_id "
+            f"WHERE c.person_id = ? {condition} ORDER BY i.at DESC LIMIT ?",
+            (person_id, limit)).fetchall()
+        return [TimelineEntry(from_epoch(at), direction, bool(counts), rule, reason, note)
+                for at, direction, counts, rule, reason, note in rows]
+
+    def rule_counts(self) -> dict[str, int]:
+        """Return how many interactions each rule decided (for summaries)."""
+        return dict(self._db.execute(
+            "SELECT rule, count(*) FROM interactions GROUP BY rule").fetchall())

@@ -1,0 +1,209 @@
+"""The engine and store together: idempotent, crash-safe, never double-counting."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import stat
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from syncd.engine import Engine
+from syncd.errors import StoreTooNew
+from syncd.model import Role
+from syncd.rules import Rules
+from syncd.store import Store
+from syncd.testing import FakeConnector, message
+
+START = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+def mail_year(count: int = 60):
+    records = []
+    for index in range(count):
+        when = START + timedelta(days=index * 2)
+        if index % 2:
+            records.append(message(f"INBOX/{index}", f"friend{index % 5}@example.com",
+                                   ["me@example.org"], date=when))
+        else:
+            records.append(message(f"Sent/{index}", "me@example.org",
+                                   [f"friend{index % 5}@example.com"], date=when,
+                                   role=Role.SENT))
+    return records
+
+
+def engine_for(store: Store) -> Engine:
+    store.set_configured_addresses(["me@example.org"])
+    return Engine(store, Rules(), lambda: NOW)
+
+
+def canonical(store: Store) -> dict[str, list[tuple]]:
+    """The database content that matters, independent of row ids."""
+    db = store._db
+    return {
+        "contacts": sorted(db.execute(
+            "SELECT i.key, a.address, c.at, c.direction, c.counts FROM contacts c "
+            "JOIN interactions i ON i.id = c.interaction_id "
+            "JOIN addresses a ON a.person_id = c.person_id").fetchall()),
+        "stats": sorted(db.execute(
+            "SELECT a.address, s.last_outgoing, s.last_incoming, s.last_contact, "
+            "s.interactions, s.inferred_days FROM person_stats s "
+            "JOIN addresses a ON a.person_id = s.person_id").fetchall()),
+        "observations": sorted(db.execute(
+            "SELECT o.source, o.source_id, i.key FROM observations o "
+            "JOIN interactions i ON i.id = o.interaction_id").fetchall()),
+        "cursor": db.execute("SELECT name, cursor FROM sources").fetchall(),
+    }
+
+
+def test_resyncing_everything_never_double_counts():
+    store = Store.in_memory()
+    engine = engine_for(store)
+    connector = FakeConnector(mail_year())
+    first = engine.sync("mail", connector)
+    before = canonical(store)
+    again = engine.sync("mail", connector, full=True)
+    assert first.new_contacts == 60
+    assert again.new_contacts == 0
+    assert canonical(store) == before
+
+
+def test_the_same_message_id_in_two_folders_and_two_sources_counts_once():
+    store = Store.in_memory()
+    engine = engine_for(store)
+    original = message("INBOX/1", "alice@example.com", ["me@example.org"], date=START,
+                       message_id="one@example.com")
+    archived = message("Archive/9", "alice@example.com", ["me@example.org"], date=START,
+                       message_id="one@example.com")
+    engine.sync("mail", FakeConnector([original, archived]))
+    engine.sync("backup", FakeConnector([original]))
+    alice = store.tracked_people() or store.counted_people()
+    assert [p.interactions for p in alice if "alice@example.com" in p.addresses] == [1]
+
+
+def test_a_copy_outside_junk_upgrades_a_message_first_seen_in_junk():
+    store = Store.in_memory()
+    engine = engine_for(store)
+    junk = message("Junk/1", "alice@example.com", ["me@example.org"], date=START,
+                   message_id="x@example.com", role=Role.JUNK)
+    inbox = message("INBOX/1", "alice@example.com", ["me@example.org"], date=START,
+                    message_id="x@example.com")
+    engine.sync("mail", FakeConnector([junk, inbox]))
+    [alice] = [p for p in store.counted_people() if "alice@example.com" in p.addresses]
+    assert alice.interactions == 1 and alice.last_incoming == START
+
+
+@pytest.mark.parametrize("crash_after", [0, 1, 2, 4])
+def test_a_sync_killed_after_any_page_resumes_to_the_same_database(crash_after):
+    records = mail_year()
+    reference = Store.in_memory()
+    engine_for(reference).sync("mail", FakeConnector(records, page_size=7))
+
+    store = Store.in_memory()
+    engine = engine_for(store)
+    crashed = engine.sync("mail", FakeConnector(records, page_size=7,
+                                                fail_after_pages=crash_after))
+    assert crashed.error
+    resumed = engine.sync("mail", FakeConnector(records, page_size=7))
+    assert resumed.error is None
+    assert canonical(store) == canonical(reference)
+
+
+def test_an_expired_cursor_runs_a_full_sync_without_double_counting():
+    store = Store.in_memory()
+    engine = engine_for(store)
+    records = mail_year(20)
+    engine.sync("mail", FakeConnector(records))
+    report = engine.sync("mail", FakeConnector(records, expire_cursor=True))
+    assert report.error is None and report.full
+    assert report.new_contacts == 0
+    assert sum(p.interactions for p in store.counted_people()) == 20
+
+
+def test_a_failing_source_is_recorded_and_the_error_cleared_by_the_next_success():
+    store = Store.in_memory()
+    engine = engine_for(store)
+    failed = engine.sync("mail", FakeConnector(mail_year(5), fail_after_pages=0))
+    [row] = store.sources()
+    assert failed.error == row.last_error == "the fake server went away"
+    engine.sync("mail", FakeConnector(mail_year(5)))
+    [row] = store.sources()
+    assert row.last_error is None and row.last_success == NOW
+
+
+def test_unexpected_connector_bugs_are_contained():
+    class Broken:
+        name = "broken"
+
+        def pull(self, cursor, known):
+            raise ZeroDivisionError("bug")
+            yield  # pragma: no cover
+
+    report = engine_for(Store.in_memory()).sync("broken", Broken())
+    assert report.error and "ZeroDivisionError" in report.error
+
+
+def test_from_addresses_in_sent_folders_become_mine():
+    store = Store.in_memory()
+    engine = engine_for(store)
+    sent = message("Sent/1", "me@alias.example", ["alice@example.com"], date=START,
+                   role=Role.SENT)
+    reply = message("INBOX/2", "alice@example.com", ["me@alias.example"], date=START)
+    engine.sync("mail", FakeConnector([sent, reply], my_addresses=frozenset({"me@alias.example"})))
+    assert "me@alias.example" in store.my_addresses()
+    [alice] = [p for p in store.counted_people() if "alice@example.com" in p.addresses]
+    assert alice.last_outgoing == START and alice.last_incoming == START
+    assert not [p for p in store.counted_people() if "me@alias.example" in p.addresses]
+
+
+def test_merging_addresses_of_one_person_merges_their_history():
+    store = Store.in_memory()
+    engine = engine_for(store)
+    engine.sync("mail", FakeConnector([
+        message("1", "bob@home.example", ["me@example.org"], date=START),
+        message("2", "bob@work.example", ["me@example.org"], date=START + timedelta(days=3)),
+    ]))
+    store.sync_configured_people([("Bob", ["bob@home.example", "bob@work.example"], None, 30)])
+    [bob] = store.tracked_people()
+    assert bob.name == "Bob" and bob.interactions == 2
+    assert bob.last_contact == START + timedelta(days=3)
+    assert set(bob.addresses) == {"bob@home.example", "bob@work.example"}
+
+
+def test_rhythm_is_inferred_from_a_persons_own_gaps():
+    store = Store.in_memory()
+    engine = engine_for(store)
+    records = [message(f"Sent/{i}", "me@example.org", ["dana@example.com"], role=Role.SENT,
+                       date=START + timedelta(days=10 * i)) for i in range(8)]
+    engine.sync("mail", FakeConnector(records))
+    [dana] = store.counted_people()
+    assert dana.inferred_days == 10
+
+
+def test_the_database_is_private_to_the_user(tmp_path):
+    store = Store.open(tmp_path / "state")
+    store.close()
+    assert stat.S_IMODE(os.stat(tmp_path / "state").st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(tmp_path / "state" / "syncd.sqlite3").st_mode) == 0o600
+
+
+def test_a_database_from_a_newer_syncd_is_refused_and_left_untouched(tmp_path):
+    Store.open(tmp_path).close()
+    path = tmp_path / "syncd.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 999")
+    before = path.read_bytes()
+    with pytest.raises(StoreTooNew, match="newer syncd"):
+        Store.open(tmp_path)
+    assert path.read_bytes() == before
+
+
+def test_reopening_keeps_everything(tmp_path):
+    store = Store.open(tmp_path)
+    engine_for(store).sync("mail", FakeConnector(mail_year(10)))
+    before = canonical(store)
+    store.close()
+    reopened = Store.open(tmp_path)
+    assert canonical(reopened) == before
