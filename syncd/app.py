@@ -18,7 +18,7 @@ from syncd.engine import Engine, ProgressCallback, SyncReport
 from syncd.errors import PersonNotFound, UsageError
 from syncd.rules import AddressPatterns, Rules
 from syncd.store import PersonRow, Store
-from syncd.ties import Tie, due_ties, evaluate
+from syncd.ties import DEFAULT_CADENCE, Tie, due_ties, evaluate
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,13 @@ class App:
 
     def due(self) -> list[Tie]:
         """Return tracked ties that are quiet, due soon or never contacted."""
-        return due_ties(self.store.tracked_people(), self.config.tiers, self.clock())
+        tiers = self.config.tiers
+        default = tiers.get("default", DEFAULT_CADENCE)
+        now = self.clock()
+        candidates = self.store.due_candidates(
+            {name: cadence.total_seconds() / 86400 for name, cadence in tiers.items()},
+            default.total_seconds() / 86400, now)
+        return due_ties(candidates, tiers, now)
 
     def people(self, everyone: bool = False) -> list[Tie]:
         """Return tracked people (or everyone with a counted contact), by name."""

@@ -24,7 +24,7 @@ import logging
 import os
 import sqlite3
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -616,6 +616,31 @@ class Store:
     def tracked_people(self) -> list[PersonRow]:
         """Return every tracked person with stats."""
         return self._people("p.tracked = 1")
+
+    def due_candidates(self, tier_days: Mapping[str, float], default_days: float,
+                       now: datetime) -> list[PersonRow]:
+        """Return tracked people who may be due soon or quiet: a superset, decided in SQL.
+
+        ``syncd due`` must not build 50,000 rows to show 20, so the cadence precedence of
+        :func:`syncd.ties.cadence_for` is mirrored here (person > tier > inferred for two-way
+        ties > default) with a margin: the warning band is at most 15% of the cadence plus a
+        day, so ``last + 0.85 * cadence - 1 day <= now`` keeps everyone ties.py could list.
+        """
+        tiers = "".join(f"WHEN {self._quote(name)} THEN {float(days)!r} "
+                        for name, days in tier_days.items())
+        tier_case = f"CASE p.tier {tiers}END" if tiers else "NULL"
+        cadence = (
+            f"coalesce(p.every_days, {tier_case}, CASE WHEN s.last_outgoing IS NOT NULL "
+            "OR s.last_meeting IS NOT NULL OR s.last_manual IS NOT NULL "
+            "THEN s.inferred_days END, ?)")
+        return self._people(
+            f"p.tracked = 1 AND (s.last_contact IS NULL OR "
+            f"s.last_contact + 86400 * ({cadence} * 0.85 - 1) <= ?)",
+            (default_days, to_epoch(now)))
+
+    @staticmethod
+    def _quote(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
 
     def counted_people(self) -> list[PersonRow]:
         """Return everyone with at least one counted contact, and everyone tracked."""
