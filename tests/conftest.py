@@ -1,0 +1,23 @@
+"""Shared fixtures: every test runs with XDG directories, HOME and the keyring in tmp."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+#: The third-party corpus beside the checkout (../shared/corpus), when it exists.
+CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path_factory, monkeypatch):
+    """Point HOME and the XDG directories at a temporary directory; never the user's own."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    for variable, folder in (("XDG_CONFIG_HOME", ".config"), ("XDG_STATE_HOME", ".local/state"),
+                             ("XDG_DATA_HOME", ".local/share"), ("XDG_CACHE_HOME", ".cache")):
+        monkeypatch.setenv(variable, str(home / folder))
+    monkeypatch.delenv("SYNCD_CONFIG", raising=False)
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
+    return home

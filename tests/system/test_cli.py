@@ -1,0 +1,194 @@
+"""The command line end to end: real processes, real files, the exit codes of DESIGN §6."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from syncd.demo import demo_config_text
+from syncd.demo_data import DEMO_LAST_CONTACT, write_sample_data
+
+JSON_FIELDS = {"id", "name", "addresses", "tracked", "tier", "cadence_days", "cadence_source",
+               "last_contact", "last_outgoing", "last_incoming", "last_meeting", "interactions",
+               "due_at", "overdue_days", "snoozed_until"}
+
+
+def syncd(*args: str, config: Path | None = None, check: int | None = 0,
+          timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "syncd"]
+    if config is not None:
+        command += ["-c", str(config)]
+    result = subprocess.run([*command, *args], capture_output=True, text=True, timeout=timeout,
+                            env=os.environ.copy(), stdin=subprocess.DEVNULL)
+    if check is not None:
+        assert result.returncode == check, (result.stdout, result.stderr)
+    return result
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    """The demo's year of mail and a config for it (state in the same directory)."""
+    root = tmp_path_factory.mktemp("sample")
+    data = write_sample_data(root / "data", now=datetime.now(UTC))
+    config = root / "config.toml"
+    config.write_text(demo_config_text(data, root / "state"))
+    return config
+
+
+@pytest.fixture
+def synced(sample, tmp_path):
+    """A private copy of the sample config with its own state, synced once."""
+    config = tmp_path / "config.toml"
+    config.write_text(sample.read_text().replace(str(sample.parent / "state"),
+                                                 str(tmp_path / "state")))
+    syncd("sync", config=config)
+    return config
+
+
+def test_demo_runs_the_whole_pipeline_and_shows_who_is_due():
+    result = syncd("demo")
+    assert "Jordan Blake" in result.stdout
+    assert "mailing-list messages ignored" in result.stdout
+    assert "bulk messages ignored" in result.stdout
+    assert "delivery reports (bounces) ignored" in result.stdout
+    assert "automatic replies ignored" in result.stdout
+
+
+def test_init_writes_a_starter_config_once_and_never_overwrites(isolated_home):
+    path = isolated_home / ".config" / "syncd" / "config.toml"
+    result = syncd("init")
+    assert str(path) in result.stdout and path.exists()
+    before = path.read_text()
+    again = syncd("init", check=1)
+    assert "already exists" in again.stderr
+    assert path.read_text() == before
+    assert "ok" in syncd("config", "check").stdout
+
+
+def test_an_invalid_config_lists_every_problem_and_exits_78(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text('[rules]\nmax_recipient = 3\n[sources.m]\ntype = "maildir"\n')
+    result = syncd("config", "check", config=config, check=78)
+    assert "rules.max_recipient: unknown key (did you mean 'max_recipients'?)" in result.stderr
+    assert "sources.m.path: is required" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_config_says_to_run_init(tmp_path):
+    result = syncd("due", config=tmp_path / "missing.toml", check=78)
+    assert "syncd init" in result.stderr
+
+
+def test_due_json_lists_the_quiet_ties_most_overdue_first(synced):
+    ties = json.loads(syncd("due", "--json", config=synced).stdout)
+    assert ties and JSON_FIELDS <= set(ties[0])
+    names = [tie["name"] for tie in ties]
+    assert names[:2] == ["Jordan Blake", "Riley Novak"]
+    jordan = ties[0]
+    assert jordan["status"] == "quiet" and jordan["cadence_days"] == 14.0
+    assert jordan["last_contact"].endswith("Z")
+    days_since = DEMO_LAST_CONTACT["Jordan Blake"].days
+    assert round(jordan["overdue_days"]) in (days_since - 14, days_since - 13)
+
+
+def test_a_second_sync_with_nothing_new_reads_nothing(synced):
+    result = syncd("sync", config=synced)
+    assert all(" 0 new," in line for line in result.stdout.splitlines()), result.stdout
+
+
+def test_people_all_includes_one_way_correspondents_but_never_list_senders(synced):
+    everyone = json.loads(syncd("people", "--all", "--json", config=synced).stdout)
+    addresses = {a for person in everyone for a in person["addresses"]}
+    tracked = json.loads(syncd("people", "--json", config=synced).stdout)
+    assert len(tracked) == 8 and all(person["tracked"] for person in tracked)
+    assert len(everyone) > len(tracked)
+    assert not any(a.startswith(("noreply", "no-reply", "mailer-daemon")) for a in addresses)
+    one_way = [p for p in everyone if not p["two_way"]]
+    assert one_way and all(p["last_outgoing"] is None for p in one_way)
+
+
+def test_show_why_explains_decisions_with_reasons(synced):
+    result = syncd("show", "Jordan Blake", "--why", config=synced)
+    assert "jordan" in result.stdout.lower()
+    assert "counted:" in result.stdout
+    assert "not counted: mailing-list mail" in result.stdout
+
+
+def test_show_an_unknown_person_exits_1_with_suggestions(synced):
+    result = syncd("show", "Jordn Blake", config=synced, check=1)
+    assert "did you mean" in result.stderr and "Jordan Blake" in result.stderr
+
+
+def test_track_snooze_done_untrack(synced):
+    everyone = json.loads(syncd("people", "--all", "--json", config=synced).stdout)
+    stranger = next(p for p in everyone if not p["tracked"] and p["two_way"])
+    address = stranger["addresses"][0]
+    syncd("track", address, "--every", "2w", config=synced)
+    shown = json.loads(syncd("show", address, "--json", config=synced).stdout)
+    assert shown["tracked"] and shown["cadence_days"] == 14.0
+
+    syncd("snooze", "Jordan Blake", "1w", config=synced)
+    due = json.loads(syncd("due", "--json", config=synced).stdout)
+    assert "Jordan Blake" not in [tie["name"] for tie in due]
+
+    syncd("done", "Riley Novak", "--note", "coffee", config=synced)
+    riley = json.loads(syncd("show", "Riley Novak", "--json", config=synced).stdout)
+    assert riley["status"] == "ok" and riley["last_manual"] is not None
+    assert riley["timeline"][0]["note"] == "coffee"
+
+    syncd("untrack", address, config=synced)
+    assert not json.loads(syncd("show", address, "--json", config=synced).stdout)["tracked"]
+
+
+def test_done_rejects_a_date_in_the_future(synced):
+    result = syncd("done", "Riley Novak", "--at", "2999-01-01", config=synced, check=2)
+    assert "future" in result.stderr
+
+
+def test_ignore_hides_people_from_listings(synced):
+    everyone = json.loads(syncd("people", "--all", "--json", config=synced).stdout)
+    stranger = next(p for p in everyone if not p["tracked"])
+    syncd("ignore", stranger["addresses"][0], config=synced)
+    after = json.loads(syncd("people", "--all", "--json", config=synced).stdout)
+    assert stranger["id"] not in [p["id"] for p in after]
+
+
+def test_import_vcard_merges_addresses_and_tracks_by_category(synced, tmp_path):
+    card = tmp_path / "contacts.vcf"
+    card.write_text("BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Casey New\r\n"
+                    "EMAIL;TYPE=home:casey@example.net\r\nEMAIL:casey@work.example\r\n"
+                    "CATEGORIES:friends,Family\r\nEND:VCARD\r\n"
+                    "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:No Mail\r\nEND:VCARD\r\n")
+    result = syncd("import", "vcard", str(card), config=synced)
+    assert "imported 1 people (2 addresses), 1 tracked" in result.stdout
+    casey = json.loads(syncd("show", "casey@work.example", "--json", config=synced).stdout)
+    assert casey["name"] == "Casey New" and casey["tier"] == "friends"
+    assert set(casey["addresses"]) == {"casey@example.net", "casey@work.example"}
+
+
+def test_an_unknown_source_name_is_a_usage_error(synced):
+    result = syncd("sync", "nope", config=synced, check=2)
+    assert "no source named 'nope'" in result.stderr
+
+
+def test_status_reports_skipped_items_with_reasons(synced):
+    sources = json.loads(syncd("status", "--json", config=synced).stdout)
+    assert {s["name"] for s in sources} == {"mail", "archive"}
+    assert all(s["last_error"] is None and s["last_success"] for s in sources)
+    assert sum(sum(s["skipped"].values()) for s in sources) >= 1
+
+
+def test_one_failing_source_does_not_stop_the_others(synced, tmp_path):
+    text = synced.read_text() + f'\n[sources.gone]\ntype = "maildir"\npath = "{tmp_path}/nope"\n'
+    synced.write_text(text)
+    result = syncd("sync", config=synced, check=1)
+    assert "gone: FAILED" in result.stderr and "sources.gone.path" in result.stderr
+    assert "mail: 0 new" in result.stdout
+    status = {s["name"]: s for s in json.loads(syncd("status", "--json", config=synced).stdout)}
+    assert status["gone"]["last_error"] and status["mail"]["last_error"] is None
