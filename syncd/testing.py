@@ -13,6 +13,7 @@ from datetime import datetime
 from syncd.addresses import normalize_address
 from syncd.errors import CursorExpired, SourceError
 from syncd.model import Address, Message, Page, Record, Role
+from syncd.store import Store
 
 
 def address(text: str, name: str = "") -> Address:
@@ -71,3 +72,30 @@ class FakeConnector:
             served += 1
             if position >= len(self.records) or not chunk:
                 return
+
+
+def database_content(store: Store) -> dict[str, list[tuple[object, ...]]]:
+    """Return what a store holds that users care about, independent of row ids and order.
+
+    Two stores with equal content hold the same contacts, stats, observations and cursors; used
+    to prove that an interrupted and resumed sync equals an uninterrupted one.
+    """
+    db = store._db
+    return {
+        "contacts": sorted(db.execute(
+            "SELECT i.key, a.address, c.at, c.direction, c.counts FROM contacts c "
+            "JOIN interactions i ON i.id = c.interaction_id "
+            "JOIN addresses a ON a.person_id = c.person_id").fetchall()),
+        "interactions": sorted(db.execute(
+            "SELECT key, at, direction, counts, rule FROM interactions").fetchall()),
+        "stats": sorted(db.execute(
+            "SELECT a.address, s.last_outgoing, s.last_incoming, s.last_contact, "
+            "s.first_contact, s.interactions, s.inferred_days FROM person_stats s "
+            "JOIN addresses a ON a.person_id = s.person_id").fetchall()),
+        "observations": sorted(db.execute(
+            "SELECT o.source, o.source_id, i.key FROM observations o "
+            "JOIN interactions i ON i.id = o.interaction_id").fetchall()),
+        "skips": sorted(db.execute("SELECT source, source_id, reason FROM skips").fetchall()),
+        "mine": sorted(db.execute("SELECT address, origin FROM my_addresses").fetchall()),
+        "cursors": sorted(db.execute("SELECT name, cursor FROM sources").fetchall()),
+    }

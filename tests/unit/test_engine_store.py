@@ -14,7 +14,7 @@ from syncd.errors import StoreTooNew
 from syncd.model import Role
 from syncd.rules import Rules
 from syncd.store import Store
-from syncd.testing import FakeConnector, message
+from syncd.testing import FakeConnector, database_content, message
 
 START = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -39,23 +39,7 @@ def engine_for(store: Store) -> Engine:
     return Engine(store, Rules(), lambda: NOW)
 
 
-def canonical(store: Store) -> dict[str, list[tuple]]:
-    """The database content that matters, independent of row ids."""
-    db = store._db
-    return {
-        "contacts": sorted(db.execute(
-            "SELECT i.key, a.address, c.at, c.direction, c.counts FROM contacts c "
-            "JOIN interactions i ON i.id = c.interaction_id "
-            "JOIN addresses a ON a.person_id = c.person_id").fetchall()),
-        "stats": sorted(db.execute(
-            "SELECT a.address, s.last_outgoing, s.last_incoming, s.last_contact, "
-            "s.interactions, s.inferred_days FROM person_stats s "
-            "JOIN addresses a ON a.person_id = s.person_id").fetchall()),
-        "observations": sorted(db.execute(
-            "SELECT o.source, o.source_id, i.key FROM observations o "
-            "JOIN interactions i ON i.id = o.interaction_id").fetchall()),
-        "cursor": db.execute("SELECT name, cursor FROM sources").fetchall(),
-    }
+canonical = database_content
 
 
 def test_resyncing_everything_never_double_counts():
