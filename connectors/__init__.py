@@ -17,6 +17,9 @@ REGISTRY: MappingProxyType[str, str] = MappingProxyType(
     {
         "maildir": "connectors.maildir:MaildirConnector",
         "mbox": "connectors.mbox:MboxConnector",
+        "imap": "connectors.imap:ImapConnector",
+        "caldav": "connectors.caldav_source:CaldavConnector",
+        "ics": "connectors.ics:IcsConnector",
     }
 )
 

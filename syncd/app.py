@@ -73,20 +73,25 @@ class App:
     # --- syncing -------------------------------------------------------------------------------
 
     def selected_sources(self, names: Sequence[str]) -> list[SourceConfig]:
-        """Return the sources named (all enabled ones when ``names`` is empty).
+        """Return the sources named (all enabled ones when ``names`` is empty)."""
+        return self.selected_sources_of(self.config, names)
+
+    @staticmethod
+    def selected_sources_of(config: Config, names: Sequence[str]) -> list[SourceConfig]:
+        """Return the sources of ``config`` named (all enabled ones when ``names`` is empty).
 
         Raise :class:`UsageError` for a name the config does not define.
         """
         if not names:
-            return [source for source in self.config.sources.values() if source.enabled]
-        unknown = [name for name in names if name not in self.config.sources]
+            return [source for source in config.sources.values() if source.enabled]
+        unknown = [name for name in names if name not in config.sources]
         if unknown:
-            close = difflib.get_close_matches(unknown[0], list(self.config.sources), n=1)
+            close = difflib.get_close_matches(unknown[0], list(config.sources), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
-            defined = ", ".join(self.config.sources) or "none"
+            defined = ", ".join(config.sources) or "none"
             raise UsageError(f"no source named {unknown[0]!r} in the config{hint}; "
                              f"defined: {defined}")
-        return [self.config.sources[name] for name in names]
+        return [config.sources[name] for name in names]
 
     def connector(self, source: SourceConfig) -> Connector:
         """Build the connector for one source (importing its module only now)."""

@@ -129,6 +129,32 @@ def config_check(context: Context) -> None:
     click.echo(f"{config.file}: ok; sources: {sources}; {len(config.people)} people tracked")
 
 
+@cli.command()
+@click.argument("source")
+@pass_context
+def auth(context: Context, source: str) -> None:
+    """Store the password of SOURCE in the keyring (asks once, checks it by logging in)."""
+    from syncd.app import App
+    from syncd.credentials import store_password
+
+    config = context.config()
+    [chosen] = App.selected_sources_of(config, [source])
+    app = context.app()
+    connector = app.connector(chosen)
+    check = getattr(connector, "check_password", None)
+    if check is None:
+        raise click.ClickException(f"source {source!r} ({chosen.type}) needs no password")
+    if chosen.options.get("password_command"):
+        click.echo(f"note: source {source!r} has password_command set, which wins over the "
+                   "keyring", err=True)
+    password = click.prompt(f"password for {chosen.options.get('username', source)}",
+                            hide_input=True, err=True)
+    check(password)
+    store_password(source, password)
+    app.store.clear_pause(source)
+    click.echo(f"password of {source} checked and stored in the keyring")
+
+
 # --- syncing --------------------------------------------------------------------------------------
 
 

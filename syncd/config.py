@@ -128,6 +128,27 @@ def _clock_range(value: Any) -> str:
     return text
 
 
+def _port(value: Any) -> int:
+    number = _positive_int(value)
+    if number > 65535:
+        raise _Invalid("must be a port number from 1 to 65535")
+    return number
+
+
+def _url(value: Any) -> str:
+    text = _nonempty_string(value).strip()
+    if not re.match(r"^https?://[^/\s]+", text):
+        raise _Invalid(f"{text!r} is not an http(s) URL")
+    return text
+
+
+def _fingerprint(value: Any) -> str:
+    text = _nonempty_string(value).replace(":", "").replace(" ", "").lower()
+    if not re.fullmatch(r"[0-9a-f]{64}", text):
+        raise _Invalid("must be a SHA-256 fingerprint: 64 hex digits (colons allowed)")
+    return text
+
+
 def _choice(*choices: str) -> Callable[[Any], str]:
     def check(value: Any) -> str:
         text = _string(value)
@@ -221,7 +242,64 @@ SOURCE_TYPES: Mapping[str, Mapping[str, Option]] = MappingProxyType({
         "sent": Option(_string_list, (), "file names that hold mail I sent, besides the usual "
                        "names; Google Takeout labels are read from X-Gmail-Labels"),
     },
+    "imap": {
+        "host": Option(_nonempty_string, None, "the IMAP server", required=True),
+        "port": Option(_port, None, "default 993 (tls = implicit) or 143"),
+        "username": Option(_nonempty_string, None, "the login name", required=True),
+        "tls": Option(_choice("implicit", "starttls", "none"), "implicit",
+                      "implicit (port 993), starttls (required, never a plaintext fallback) or "
+                      "none (only for a server on this machine)"),
+        "password_command": Option(_nonempty_string, None, "a command that prints the password "
+                                   "(e.g. pass show mail/work); default: the keyring, set with "
+                                   "syncd auth NAME"),
+        "folders": Option(_string_list, ("*",), "globs of folders to read"),
+        "exclude_folders": Option(_string_list, (), "globs of folders to skip; junk, trash "
+                                  "and drafts are skipped anyway"),
+        "ca_file": Option(_path, None, "a PEM file of CA certificates to trust for this server"),
+        "fingerprint": Option(_fingerprint, None, "the server certificate's SHA-256 "
+                              "fingerprint (hex), to pin a self-signed certificate"),
+        "timeout": Option(_duration, timedelta(seconds=60), "socket timeout"),
+        "idle": Option(_boolean, True, "the daemon waits with IMAP IDLE on INBOX and Sent for "
+                       "near-real-time updates"),
+    },
+    "caldav": {
+        "url": Option(_url, None, "the CalDAV server or calendar home URL", required=True),
+        "username": Option(_nonempty_string, None, "the login name", required=True),
+        "password_command": Option(_nonempty_string, None, "a command that prints the password; "
+                                   "default: the keyring, set with syncd auth NAME"),
+        "calendars": Option(_string_list, ("*",), "calendar names or globs to read"),
+        "history": Option(_duration, timedelta(days=3 * 365), "how far back meetings count"),
+        "lookahead": Option(_duration, timedelta(days=30), "how far ahead upcoming meetings "
+                            "are read"),
+        "ca_file": Option(_path, None, "a PEM file of CA certificates to trust for this server"),
+    },
+    "ics": {
+        "path": Option(_path, None, "an .ics file, a directory of them, or a glob"),
+        "url": Option(_url, None, "an https calendar subscription (fetched with ETag)"),
+        "history": Option(_duration, timedelta(days=3 * 365), "how far back meetings count"),
+        "lookahead": Option(_duration, timedelta(days=30), "how far ahead upcoming meetings "
+                            "are read"),
+    },
 })
+
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _source_cross_checks(source_type: str, options: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Return (key, problem) pairs for rules that involve more than one option."""
+    problems = []
+    if source_type == "imap" and options.get("tls") == "none":
+        host = str(options.get("host") or "")
+        if host not in _LOOPBACK_HOSTS and not host.startswith("127."):
+            problems.append(("tls", 'tls = "none" sends your password in clear text: it is '
+                             "allowed only for a server on this machine; use implicit or "
+                             "starttls"))
+    if source_type == "ics":
+        if options.get("path") is None and options.get("url") is None:
+            problems.append(("path", "set path (a file, directory or glob) or url"))
+        elif options.get("path") is not None and options.get("url") is not None:
+            problems.append(("url", "set path or url, not both"))
+    return problems
 
 MAIL_TYPES = frozenset({"maildir", "mbox", "imap", "gmail"})
 
@@ -419,6 +497,8 @@ def _sources(found: _Collector, raw: Any) -> dict[str, SourceConfig]:
             continue
         spec = {**_COMMON_SOURCE_OPTIONS, **SOURCE_TYPES[source_type]}
         options = found.table(path, table, spec)
+        for key, problem in _source_cross_checks(source_type, options):
+            found.add(f"{path}.{key}", problem)
         every = options.pop("every") or parse_duration(
             MAIL_EVERY if source_type in MAIL_TYPES else CALENDAR_EVERY)
         options.pop("type")

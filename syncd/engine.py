@@ -57,10 +57,14 @@ class _KnownIds(Container[str]):
 class Engine:
     """Runs passes over sources into one store."""
 
-    def __init__(self, store: Store, rules: Rules, clock: Callable[[], datetime]) -> None:
+    def __init__(self, store: Store, rules: Rules, clock: Callable[[], datetime],
+                 should_stop: Callable[[], bool] = lambda: False) -> None:
         self.store = store
         self.rules = rules
         self.clock = clock
+        #: Checked between pages: when it turns True (SIGTERM), the pass ends after the page
+        #: being stored, whose cursor is committed with it, so nothing is lost or repeated.
+        self.should_stop = should_stop
 
     def sync(self, name: str, connector: Connector, *, full: bool = False,
              progress: ProgressCallback | None = None) -> SyncReport:
@@ -115,6 +119,9 @@ class Engine:
             report.skipped += len(page.skipped)
             if progress is not None:
                 progress(len(page.records) + len(page.skipped))
+            if self.should_stop():
+                log.info("%s: stopping after a committed page", name)
+                return
 
     def classify(self, record: Message | Meeting, mine: Callable[[str], bool]) -> Decision:
         """Return the rules' decision for one record."""

@@ -117,6 +117,35 @@ _MIGRATIONS: tuple[str, ...] = (
         pattern TEXT PRIMARY KEY
     ) WITHOUT ROWID;
     """,
+    # 2: calendars and alerts.
+    # upcoming: future meeting occurrences that would count once started, one row per person.
+    # They suppress reminders ("you will see Bob on Thursday") and become contacts when their
+    # start passes (promote_started_meetings), even if the calendar never changes again.
+    # A removal (cancelled/deleted event) deletes upcoming rows only: a past meeting stays proof.
+    # alerts: every notification sent and every action taken, so a restart repeats nothing.
+    """
+    CREATE TABLE upcoming (
+        source TEXT NOT NULL,
+        source_id TEXT NOT NULL,
+        person_id INTEGER NOT NULL,
+        dedupe_key TEXT NOT NULL,
+        start INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        PRIMARY KEY (source, source_id, person_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX upcoming_person ON upcoming(person_id, start);
+    CREATE INDEX upcoming_start ON upcoming(start);
+    CREATE TABLE alerts (
+        id INTEGER PRIMARY KEY,
+        person_id INTEGER,
+        kind TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        due_at INTEGER,
+        detail TEXT
+    );
+    CREATE INDEX alerts_person ON alerts(person_id, at);
+    CREATE INDEX alerts_at ON alerts(at);
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -304,6 +333,18 @@ class Store:
                 self._db.execute(
                     "UPDATE sources SET last_attempt = ?, last_error = ?, error_kind = ? "
                     "WHERE name = ?", (epoch, error, error_kind, source))
+
+    def is_paused(self, source: str) -> bool:
+        """Return True when ``source`` failed authentication and waits for ``syncd auth``."""
+        row = self._db.execute("SELECT error_kind FROM sources WHERE name = ?",
+                               (source,)).fetchone()
+        return bool(row and row[0] == "auth")
+
+    def clear_pause(self, source: str) -> None:
+        """Un-pause a source after ``syncd auth`` stored a working password."""
+        with self.transaction():
+            self._db.execute("UPDATE sources SET error_kind = NULL WHERE name = ? AND "
+                             "error_kind = 'auth'", (source,))
 
     def sources(self) -> list[SourceRow]:
         """Return every source that has been synced at least once, by name."""
