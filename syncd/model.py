@@ -111,7 +111,7 @@ class Page:
     """A batch from a connector: records to upsert, items to skip, and the cursor after them.
 
     ``removals`` are source ids that disappeared; the engine decides what (if anything) they
-    retract. ``complete`` is False on every page but the last of a pass.
+    retract. Every page's cursor is valid if the pass stops right after that page.
     """
 
     records: tuple[Record, ...] = ()
