@@ -185,10 +185,15 @@ def _decode(value: bytes) -> str:
 def _display_name(name: str) -> str:
     """Return a display name with RFC 2047 encoded words decoded; never raise."""
     if "=?" in name:
-        # Any charset or encoding defect (RFC 2047 §6.3 says show such words as they are):
-        # keep the name as written.
-        with contextlib.suppress(Exception):
+        try:
             name = str(make_header(decode_header(name)))
+        except Exception:  # noqa: BLE001 - any defect in a name must not fail the message
+            # An unknown charset label: the bytes are still there, and Latin-1 (which never
+            # fails) gets most Western names right; a broken encoding stays as written.
+            with contextlib.suppress(Exception):
+                name = "".join(
+                    part.decode("latin-1") if isinstance(part, bytes) else part
+                    for part, _charset in decode_header(name))
     return " ".join(name.split())
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -89,7 +90,8 @@ def status_text(tie: Tie, now: datetime) -> str:
     if tie.status is Status.QUIET and tie.overdue is not None:
         return f"quiet, {tie.overdue.days}d overdue"
     if tie.status is Status.DUE_SOON and tie.due_at is not None:
-        return f"due in {max(0, (tie.due_at - now).days)}d"
+        remaining = (tie.due_at - now).total_seconds() / 86400
+        return f"due in {max(1, math.ceil(remaining))}d"
     if tie.status is Status.SNOOZED and tie.person.snoozed_until is not None:
         return f"snoozed until {tie.person.snoozed_until:%Y-%m-%d}"
     if tie.status is Status.NEVER:

@@ -132,7 +132,13 @@ def test_a_display_name_in_an_unknown_charset_does_not_fail_the_message() -> Non
     raw = block([b"From: =?x-no-such-charset?q?Bad?= <bad@example.org>", b"To: bob@example.com"])
     message = parse(raw)
     assert message.sender is not None and message.sender.email == "bad@example.org"
-    assert "Bad" in message.sender.name
+    assert message.sender.name == "Bad"
+
+
+def test_a_name_in_an_unknown_charset_is_shown_as_latin1_not_as_raw_encoded_words() -> None:
+    raw = block([b"From: =?x-unknown?Q?Jos=E9_Ram=EDrez?= <jose@example.org>",
+                 b"To: bob@example.com"])
+    assert parse(raw).sender == Address("jose@example.org", "José Ramírez")
 
 
 def test_a_broken_encoded_word_does_not_fail_the_message() -> None:
