@@ -187,7 +187,7 @@ def _display_name(name: str) -> str:
     if "=?" in name:
         try:
             name = str(make_header(decode_header(name)))
-        except Exception:  # noqa: BLE001 - any defect in a name must not fail the message
+        except Exception:  # any defect in a name must not fail the message
             # An unknown charset label: the bytes are still there, and Latin-1 (which never
             # fails) gets most Western names right; a broken encoding stays as written.
             with contextlib.suppress(Exception):
