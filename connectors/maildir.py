@@ -192,7 +192,7 @@ class MaildirConnector:
                     yield builder.page(self._dump_cursor(state))
             if stamp is not None and stamped_at - max(stamp) > _SETTLE_NS:
                 state[folder.name] = stamp
-        logger.info(
+        logger.debug(
             "maildir %s: %d folders, %d listed, %d new messages, %d skipped",
             self.name,
             len(folders),

@@ -356,7 +356,7 @@ class MboxConnector:
             yield from self._read_file(mbox, entry, known, builder, state, explicit=single)
             if state.get(mbox.relative) is not entry:
                 opened += 1
-        logger.info(
+        logger.debug(
             "mbox %s: %d files, %d read, %d new messages, %d skipped",
             self.name,
             len(files),
