@@ -9,7 +9,10 @@ providers are left alone because ``first.last`` and ``firstlast`` may be differe
 
 from __future__ import annotations
 
+import re
+
 _GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+_WHITESPACE = re.compile(r"\s")
 
 
 def normalize_address(raw: str, *, fold_local_part: bool = True) -> str | None:
@@ -24,7 +27,7 @@ def normalize_address(raw: str, *, fold_local_part: bool = True) -> str | None:
     local, _, domain = text.rpartition("@")
     local = local.strip().strip('"')
     domain = domain.strip().rstrip(".").lower()
-    if not local or not domain or "." not in domain or any(c.isspace() for c in local + domain):
+    if not local or not domain or "." not in domain or _WHITESPACE.search(text):
         return None
     if fold_local_part:
         local = local.lower()

@@ -455,3 +455,21 @@ def test_page_builder_records_sent_senders_as_mine_and_resets_after_a_page() -> 
     second = builder.page("cursor-2")
     assert len(second.records) == 1 and second.skipped == ()
     assert second.my_addresses == frozenset({"alice@example.org"})
+
+
+def test_quoted_names_with_commas_stay_one_person_each() -> None:
+    raw = block([b'From: "Doe, Jane" <jane@example.org>',
+                 b'To: "Roe, Rick" <rick@example.com>, plain@example.com, '
+                 b"Ann Lee <ann@example.net>"])
+    message = parse(raw)
+    assert message.sender == Address("jane@example.org", "Doe, Jane")
+    assert message.to == (Address("rick@example.com", "Roe, Rick"),
+                          Address("plain@example.com", ""), Address("ann@example.net", "Ann Lee"))
+
+
+def test_comments_and_groups_still_go_through_the_full_parser() -> None:
+    raw = block([b"From: jane@example.org (Jane Doe)",
+                 b"To: friends: rick@example.com, ann@example.net;"])
+    message = parse(raw)
+    assert message.sender is not None and message.sender.email == "jane@example.org"
+    assert [a.email for a in message.to] == ["rick@example.com", "ann@example.net"]
