@@ -1,0 +1,371 @@
+"""One logged-in IMAP connection, and a session that survives losing it.
+
+This is the only module of the IMAP source that touches imapclient/imaplib; what leaves it is
+plain Python data (:class:`FolderInfo`, :class:`FolderStatus`, :class:`~._imap_fetch.Fetched`)
+and the errors of :mod:`syncd.errors` or the two private signals :class:`Lost` (the connection
+is gone: reconnect) and :class:`Refused` (the server said NO/BAD to one command).
+
+Security (RFC 8314, PROTOCOL-NOTES rule 15): certificates and host names are always verified;
+``ca_file`` adds trust anchors and ``fingerprint`` pins the certificate's SHA-256 instead; there
+is no switch to ignore a certificate. STARTTLS, when chosen, is required: a server that does not
+offer it is refused, never used in clear text. imaplib's own protocol trace (which imapclient
+turns on at level 5 and which would carry LOGIN's arguments and every header) is switched off
+before anything is sent, so passwords never reach a log.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from connectors._imap_fetch import Fetched, parse_fetch
+from syncd.errors import AuthError, SourceError
+
+if TYPE_CHECKING:
+    import ssl
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Lost(Exception):
+    """The connection broke (reset, EOF, timeout, BYE); the command may be repeated."""
+
+
+class Refused(Exception):
+    """The server answered NO or BAD to one command; ``str()`` is its text, secrets removed."""
+
+
+class Unreachable(SourceError):
+    """No connection could be made (refused, no route, DNS); retried when reconnecting."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """How to reach and log in to one server (from ``[sources.NAME]``)."""
+
+    source: str
+    host: str
+    port: int
+    username: str
+    tls: str  # implicit | starttls | none
+    timeout: float
+    ca_file: str | None = None
+    fingerprint: str | None = None
+
+    @property
+    def where(self) -> str:
+        """``host:port`` for messages."""
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class FolderInfo:
+    """One LIST entry: the decoded name and its lower-case attributes (RFC 6154 special use)."""
+
+    name: str
+    attributes: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class FolderStatus:
+    """UIDVALIDITY, UIDNEXT and the message count of a folder (STATUS or SELECT)."""
+
+    validity: int
+    next_uid: int
+    messages: int
+
+
+def _redact(text: str, secret: str) -> str:
+    return text.replace(secret, "***") if secret else text
+
+
+def _ssl_context(settings: Settings) -> ssl.SSLContext:
+    import ssl
+
+    context = ssl.create_default_context(cafile=settings.ca_file)
+    if settings.fingerprint and not settings.ca_file:
+        # A pinned certificate is checked byte for byte after the handshake (see
+        # Connection._check_pin); chain and name checks would refuse the self-signed
+        # certificates pinning exists for.
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class Connection:
+    """A connected, logged-in IMAP client. Build with :meth:`open`; close with :meth:`close`."""
+
+    def __init__(self, settings: Settings, client: Any, password: str) -> None:
+        self.settings = settings
+        self._client = client
+        self._password = password
+        self.capabilities: frozenset[str] = frozenset()
+
+    # --- opening -----------------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, settings: Settings, password: str) -> Connection:
+        """Connect, secure and log in.
+
+        Raise :class:`AuthError` when the server refuses the credentials, :class:`Unreachable`
+        when no connection can be made, and :class:`SourceError` for TLS problems (each with
+        the fix in the sentence).
+        """
+        import ssl
+
+        import imapclient
+
+        s = settings
+        context = _ssl_context(s) if s.tls != "none" else None
+        try:
+            client = imapclient.IMAPClient(s.host, s.port, ssl=s.tls == "implicit",
+                                           ssl_context=context, timeout=s.timeout)
+        except ssl.SSLCertVerificationError as error:
+            raise _certificate_error(s, error) from None
+        except ssl.SSLError as error:
+            raise SourceError(f"TLS with {s.where} failed ({error.reason or error}); check "
+                              f"that port {s.port} speaks implicit TLS, or set tls = "
+                              '"starttls"') from None
+        except OSError as error:
+            raise Unreachable(f"cannot connect to {s.where} ({error.strerror or error}); is "
+                              "the server running and are host and port right?") from None
+        # imapclient sets imaplib's trace to level 5, which formats every line sent and
+        # received (LOGIN arguments included) for its debug log: switch it off first.
+        client._imap.debug = 0
+        connection = cls(settings, client, password)
+        try:
+            connection._secure(context)
+            connection._login()
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def _secure(self, context: ssl.SSLContext | None) -> None:
+        import ssl
+
+        s = self.settings
+        if s.tls == "starttls":
+            if not self._client.has_capability("STARTTLS"):
+                # RFC 8314 §4.1 / mbsync: never fall back to plaintext when STARTTLS is asked.
+                raise SourceError(f"{s.where} does not offer STARTTLS, so the password would "
+                                  'travel in clear text; use tls = "implicit" (port 993) if '
+                                  "the server supports it")
+            try:
+                self._client.starttls(context)
+            except ssl.SSLCertVerificationError as error:
+                raise _certificate_error(s, error) from None
+            except (ssl.SSLError, OSError) as error:
+                raise SourceError(f"STARTTLS with {s.where} failed ({error}); check the "
+                                  "server's TLS setup") from None
+        if s.fingerprint and s.tls != "none":
+            self._check_pin()
+
+    def _check_pin(self) -> None:
+        s = self.settings
+        certificate = self._client.socket().getpeercert(binary_form=True) or b""
+        seen = hashlib.sha256(certificate).hexdigest()
+        if not hmac.compare_digest(seen, s.fingerprint or ""):
+            raise SourceError(f"the certificate of {s.where} has SHA-256 fingerprint {seen}, "
+                              f"not the pinned one; if the server's certificate was renewed, "
+                              f"check it and update sources.{s.source}.fingerprint")
+
+    def _login(self) -> None:
+        import imapclient.exceptions
+
+        s = self.settings
+        try:
+            self._client.login(s.username, self._password)
+        except imapclient.exceptions.LoginError as error:
+            said = _redact(str(error), self._password).removeprefix("login failed: ")
+            if said[:2] in ("b'", 'b"') and said[-1:] == said[1]:
+                said = said[2:-1]  # imapclient 4 shows the server's text as a bytes repr
+            raise AuthError(f"{s.where} refused the login of {s.username} ({said}); run: "
+                            f"syncd auth {s.source}") from None
+        except Exception as error:
+            raise self._translate(error, "LOGIN") from None
+        capabilities = self._client.capabilities()
+        self.capabilities = frozenset(
+            (item.decode("ascii", "replace") if isinstance(item, bytes) else str(item)).upper()
+            for item in capabilities)
+
+    def close(self) -> None:
+        """Log out, or just drop the socket if that fails; never raise."""
+        try:
+            self._client.logout()
+        except Exception:
+            try:
+                self._client.shutdown()
+            except Exception:
+                logger.debug("closing the connection to %s failed", self.settings.where)
+
+    # --- commands ----------------------------------------------------------------------------
+
+    def _translate(self, error: BaseException, command: str) -> Exception:
+        """Map a library or socket error to :class:`Lost` or :class:`Refused`."""
+        import imaplib
+
+        if isinstance(error, imaplib.IMAP4.abort | OSError | EOFError):
+            return Lost(f"{command}: {_redact(str(error), self._password)}")
+        if isinstance(error, imaplib.IMAP4.error):
+            return Refused(_redact(str(error), self._password))
+        return error if isinstance(error, Exception) else Exception(str(error))
+
+    def _run(self, command: str, action: Callable[[], T]) -> T:
+        try:
+            return action()
+        except (Lost, Refused, SourceError):
+            raise
+        except Exception as error:
+            raise self._translate(error, command) from None
+
+    def list_folders(self) -> list[FolderInfo]:
+        """Return every folder the server lists (LIST "" "*"), names decoded from UTF-7."""
+        entries = self._run("LIST", self._client.list_folders)
+        folders = []
+        for flags, _delimiter, name in entries:
+            attributes = frozenset(
+                (flag.decode("ascii", "replace") if isinstance(flag, bytes) else str(flag)).lower()
+                for flag in flags)
+            text = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+            folders.append(FolderInfo(text, attributes))
+        return folders
+
+    def status(self, folder: str) -> FolderStatus:
+        """Return one folder's STATUS (RFC 3501 §6.3.10): cheap, and no SELECT needed."""
+        answer = self._run("STATUS", lambda: self._client.folder_status(
+            folder, ("UIDVALIDITY", "UIDNEXT", "MESSAGES")))
+        return FolderStatus(int(answer.get(b"UIDVALIDITY", 0)), int(answer.get(b"UIDNEXT", 0)),
+                            int(answer.get(b"MESSAGES", 0)))
+
+    def examine(self, folder: str) -> FolderStatus:
+        """Open ``folder`` read-only (EXAMINE, RFC 3501 §6.3.2: flags never change)."""
+        answer = self._run("EXAMINE", lambda: self._client.select_folder(folder, readonly=True))
+        return FolderStatus(int(answer.get(b"UIDVALIDITY", 0)), int(answer.get(b"UIDNEXT", 0)),
+                            int(answer.get(b"EXISTS", 0)))
+
+    def uids_from(self, first: int) -> list[int]:
+        """Return the sorted UIDs >= ``first`` in the open folder.
+
+        ``UID SEARCH UID n:*`` always matches the highest UID even when it is below n (RFC
+        3501 §6.4.8: ``*`` is the largest UID in use), so the answer is filtered.
+        """
+        found = self._run("UID SEARCH", lambda: self._client.search(["UID", f"{first}:*"]))
+        return sorted(uid for uid in (int(value) for value in found) if uid >= first)
+
+    def fetch(self, first: int, last: int, items: str) -> dict[int, Fetched]:
+        """Send ``UID FETCH first:last items`` (a range: one short command line) and return
+        what came back, keyed by UID. Raise :class:`Lost` or :class:`Refused`."""
+        imap = self._client._imap
+
+        def command() -> dict[int, Fetched]:
+            kind, data = imap.uid("FETCH", f"{first}:{last}", items)
+            if kind != "OK":
+                text = b" ".join(part for part in data if isinstance(part, bytes))
+                raise Refused(f"{kind} {text.decode('utf-8', 'replace')}".strip())
+            return parse_fetch(data)
+
+        return self._run("UID FETCH", command)
+
+    # --- IDLE (RFC 2177) ---------------------------------------------------------------------
+
+    def idle_wait(self, timeout: float) -> bool:
+        """Wait in IDLE on the open folder for at most ``timeout`` seconds; return True when
+        the server reported new mail (EXISTS) or ended the IDLE. Raise :class:`Lost`."""
+
+        def wait() -> bool:
+            self._client.idle()
+            try:
+                responses = self._client.idle_check(timeout=timeout)
+            finally:
+                self._client.idle_done()
+            return any(len(response) > 1 and response[1] in (b"EXISTS", b"BYE")
+                       for response in responses)
+
+        return self._run("IDLE", wait)
+
+
+def _certificate_error(settings: Settings, error: ssl.SSLCertVerificationError) -> SourceError:
+    reason = error.verify_message or error.reason or "not trusted"
+    return SourceError(f"the certificate of {settings.where} could not be verified ({reason}); "
+                       f"set sources.{settings.source}.ca_file to the CA that signed it, or "
+                       "fingerprint to pin it")
+
+
+class Session:
+    """A connection that is re-opened, with exponential backoff, when it is lost.
+
+    ``reopen`` remembers the open folder: after a reconnect it is examined again, and
+    :class:`ValidityChanged` is raised if its UIDVALIDITY moved meanwhile.
+    """
+
+    def __init__(self, settings: Settings, password: str,
+                 backoff: Sequence[float] = (0.5, 1.0, 2.0, 4.0, 8.0)) -> None:
+        self.settings = settings
+        self._password = password
+        self._backoff = tuple(backoff)
+        self.connection = Connection.open(settings, password)
+        self._folder: tuple[str, int] | None = None
+        #: Connections lost during this session (each one re-opened).
+        self.losses = 0
+
+    def close(self) -> None:
+        """Close the connection; never raise."""
+        self.connection.close()
+
+    def examine(self, folder: str) -> FolderStatus:
+        """EXAMINE ``folder`` (reconnecting if needed) and remember it for reconnects."""
+        status = self.call(lambda connection: connection.examine(folder))
+        self._folder = (folder, status.validity)
+        return status
+
+    def call(self, action: Callable[[Connection], T]) -> T:
+        """Run ``action`` on the connection, reconnecting and repeating it when it is lost.
+
+        Raise :class:`SourceError` when the server stays unreachable through every backoff
+        step; :class:`Refused` and :class:`AuthError` pass through.
+        """
+        while True:
+            try:
+                return action(self.connection)
+            except Lost as lost:
+                self.reconnect(lost)
+
+    def reconnect(self, cause: Lost) -> None:
+        """Open a new connection after ``cause``; wait 0.5, 1, 2, 4, 8 s between attempts."""
+        self.losses += 1
+        if self.losses > 50:
+            raise SourceError(f"the connection to {self.settings.where} broke {self.losses} "
+                              "times in one sync; check the network or the server's logs")
+        self.connection.close()
+        last: Exception = cause
+        for delay in (0.0, *self._backoff):
+            if delay:
+                time.sleep(delay)
+            try:
+                self.connection = Connection.open(self.settings, self._password)
+                if self._folder is not None:
+                    folder, validity = self._folder
+                    status = self.connection.examine(folder)
+                    if status.validity != validity:
+                        raise ValidityChanged(folder)
+                logger.info("imap %s: reconnected to %s after: %s", self.settings.source,
+                            self.settings.where, cause)
+                return
+            except (Unreachable, Lost) as error:
+                last = error
+                logger.info("imap %s: reconnecting to %s failed (%s)", self.settings.source,
+                            self.settings.where, error)
+        raise SourceError(f"lost the connection to {self.settings.where} and could not "
+                          f"reconnect ({last}); the next sync resumes where this one stopped")
+
+
+class ValidityChanged(Exception):
+    """The open folder's UIDVALIDITY changed during the pass (RFC 3501 §2.3.1.1)."""

@@ -1,0 +1,320 @@
+"""A real Dovecot IMAP server per test session (recipe: ../shared/RECIPES.md).
+
+Two fixtures: ``dovecot_plain`` (``ssl = no``) and ``dovecot_tls`` (``ssl = required`` with a
+certificate signed by a throw-away CA made here with ``cryptography``). Any user name logs in
+with :data:`PASSWORD` (a static passdb), and every user has its own Maildir, so each test takes
+a fresh user (:meth:`Dovecot.new_user`) and never sees another test's mail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import itertools
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+#: The one password every test user has; tests grep logs and output for it.
+PASSWORD = "Qz7-syncd-test-pw-4Kx"
+_users = itertools.count(1)
+
+
+def free_port() -> int:
+    """Return a TCP port that was free on 127.0.0.1 a moment ago."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 10.0) -> None:
+    """Wait until something accepts connections on 127.0.0.1:``port``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+            return
+        time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+@dataclass
+class Certificates:
+    """A CA and a server certificate for 127.0.0.1/localhost, as PEM files."""
+
+    ca: Path
+    cert: Path
+    key: Path
+    fingerprint: str  # SHA-256 of the server certificate (DER), hex
+
+    @classmethod
+    def make(cls, directory: Path, common_name: str = "syncd test CA") -> Certificates:
+        import ipaddress
+
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        now = dt.datetime.now(dt.UTC)
+        ca_key = ec.generate_private_key(ec.SECP256R1())
+        ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+        ca_cert = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
+                   .public_key(ca_key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - dt.timedelta(days=1))
+                   .not_valid_after(now + dt.timedelta(days=30))
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .add_extension(x509.KeyUsage(True, False, False, False, False, True, True,
+                                                False, False), critical=True)
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(
+                       ca_key.public_key()), critical=False)
+                   .sign(ca_key, hashes.SHA256()))
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (x509.CertificateBuilder()
+                .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+                .issuer_name(ca_name).public_key(key.public_key())
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - dt.timedelta(days=1))
+                .not_valid_after(now + dt.timedelta(days=30))
+                .add_extension(x509.SubjectAlternativeName([
+                    x509.DNSName("localhost"),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+                .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
+                               critical=False)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+                    ca_key.public_key()), critical=False)
+                .sign(ca_key, hashes.SHA256()))
+        paths = cls(directory / "ca.pem", directory / "cert.pem", directory / "key.pem",
+                    hashlib.sha256(cert.public_bytes(serialization.Encoding.DER)).hexdigest())
+        paths.ca.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+        paths.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        paths.key.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                serialization.PrivateFormat.PKCS8,
+                                                serialization.NoEncryption()))
+        return paths
+
+
+@dataclass
+class Dovecot:
+    """One running Dovecot in its own temporary directory."""
+
+    root: Path
+    port: int
+    certificates: Certificates | None = None
+    process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def config(self) -> Path:
+        return self.root / "dovecot.conf"
+
+    @property
+    def tls(self) -> bool:
+        return self.certificates is not None
+
+    def start(self) -> None:
+        """Start Dovecot in the foreground (a child we can stop) and wait for its port."""
+        self.process = subprocess.Popen(["dovecot", "-F", "-c", str(self.config)],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                        start_new_session=True)
+        try:
+            wait_for_port(self.port)
+        except RuntimeError:
+            self.stop()
+            raise RuntimeError(f"dovecot did not start; see {self.root / 'dovecot.log'}:\n"
+                               + self.log()[-2000:]) from None
+
+    def stop(self) -> None:
+        """Stop Dovecot (SIGTERM to the master, which ends its children) and wait."""
+        if self.process is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+        self.process = None
+        # The master is gone once the listener is; wait so a restart can bind again.
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.1).close()
+            except OSError:
+                return
+            time.sleep(0.05)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def log(self) -> str:
+        path = self.root / "dovecot.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    # --- users and mail ---------------------------------------------------------------------
+
+    def new_user(self, prefix: str = "user") -> str:
+        """Return a user name no test has used in this session (its mailbox starts empty)."""
+        return f"{prefix}{next(_users)}"
+
+    def maildir(self, user: str) -> Path:
+        return self.root / "mail" / user
+
+    def client(self, user: str):  # -> imapclient.IMAPClient (typed loosely: tests only)
+        """A logged-in imapclient connection for setting up mail (the test's own client)."""
+        import ssl
+
+        import imapclient
+
+        if self.certificates is not None:
+            context = ssl.create_default_context(cafile=str(self.certificates.ca))
+            client = imapclient.IMAPClient("127.0.0.1", self.port, ssl=True,
+                                           ssl_context=context, timeout=30)
+        else:
+            client = imapclient.IMAPClient("127.0.0.1", self.port, ssl=False, timeout=30)
+        client.login(user, PASSWORD)
+        return client
+
+    def options(self, user: str, **extra: object) -> dict[str, object]:
+        """``[sources.NAME]`` options (as the config loader returns them) for ``user``."""
+        options: dict[str, object] = {"host": "127.0.0.1", "port": self.port,
+                                      "username": user,
+                                      "password_command": f"echo {PASSWORD}",
+                                      "timeout": dt.timedelta(seconds=10)}
+        if self.certificates is not None:
+            options.update(tls="implicit", ca_file=str(self.certificates.ca))
+        else:
+            options.update(tls="none")
+        options.update(extra)
+        return options
+
+    def chown_mail(self, path: Path) -> None:
+        """Give ``path`` (and everything below) to the mail user, as Dovecot's files are."""
+        if os.geteuid() != 0:
+            return
+        import pwd
+
+        entry = pwd.getpwnam("dovecot")
+        for directory, _dirs, files in os.walk(path):
+            os.chown(directory, entry.pw_uid, entry.pw_gid)
+            for name in files:
+                os.chown(os.path.join(directory, name), entry.pw_uid, entry.pw_gid)
+
+
+def _config_text(root: Path, port: int, certificates: Certificates | None) -> str:
+    if os.geteuid() == 0:
+        internal, login, mail_user = "dovecot", "dovenull", "dovecot"
+    else:  # unprivileged: everything runs as the current user
+        import getpass
+
+        internal = login = mail_user = getpass.getuser()
+    ssl = (f"ssl = required\nssl_cert = <{certificates.cert}\nssl_key = <{certificates.key}\n"
+           if certificates else "ssl = no\n")
+    listener = "imaps" if certificates else "imap"
+    ssl_flag = "\n    ssl = yes" if certificates else ""
+    other = "imap" if certificates else "imaps"
+    return f"""\
+protocols = imap
+listen = 127.0.0.1
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+{ssl}disable_plaintext_auth = no
+auth_mechanisms = plain login
+# Tests try wrong passwords on purpose: no 2 s failure delay, no anvil penalty for loopback.
+auth_failure_delay = 0
+login_trusted_networks = 127.0.0.1/32
+mail_location = maildir:{root}/mail/%u
+default_internal_user = {internal}
+default_login_user = {login}
+first_valid_uid = 1
+first_valid_gid = 1
+passdb {{
+  driver = static
+  args = password={PASSWORD}
+}}
+userdb {{
+  driver = static
+  args = uid={mail_user} gid={mail_user} home={root}/mail/%u
+}}
+service imap-login {{
+  inet_listener {listener} {{
+    port = {port}{ssl_flag}
+  }}
+  inet_listener {other} {{
+    port = 0
+  }}
+}}
+service anvil {{
+  unix_listener anvil-auth-penalty {{
+    mode = 0
+  }}
+}}
+namespace inbox {{
+  inbox = yes
+  separator = /
+  mailbox Sent {{
+    special_use = \\Sent
+    auto = create
+  }}
+  mailbox Junk {{
+    special_use = \\Junk
+    auto = create
+  }}
+  mailbox Trash {{
+    special_use = \\Trash
+    auto = create
+  }}
+  mailbox Drafts {{
+    special_use = \\Drafts
+    auto = create
+  }}
+}}
+"""
+
+
+@contextlib.contextmanager
+def running_dovecot(*, tls: bool) -> Iterator[Dovecot]:
+    """Start a Dovecot in a fresh world-traversable temporary directory; stop and remove it."""
+    if shutil.which("dovecot") is None:
+        pytest.skip("dovecot is not installed (Debian: dovecot-imapd; scripts/test installs it)")
+    root = Path(tempfile.mkdtemp(prefix="syncd-dovecot-"))
+    try:
+        root.chmod(0o755)  # the login and mail processes run as other users
+        for sub in ("run", "state", "mail"):
+            (root / sub).mkdir(mode=0o755)
+        certificates = Certificates.make(root) if tls else None
+        server = Dovecot(root, free_port(), certificates)
+        server.chown_mail(root / "mail")
+        server.config.write_text(_config_text(root, server.port, certificates))
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def dovecot_plain() -> Iterator[Dovecot]:
+    """A Dovecot with ``ssl = no`` on a free loopback port, for the whole session."""
+    with running_dovecot(tls=False) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def dovecot_tls() -> Iterator[Dovecot]:
+    """A Dovecot with ``ssl = required`` (implicit TLS) and a test CA, for the whole session."""
+    with running_dovecot(tls=True) as server:
+        yield server
