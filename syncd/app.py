@@ -43,6 +43,8 @@ class App:
         """Open the store named by ``config`` and bring it in line with the config."""
         app = cls(config, Store.open(config.state_dir), clock)
         app.apply_config()
+        # Meetings that started since the last sync are contact now, whatever runs next.
+        app.store.promote_started_meetings(clock())
         return app
 
     def close(self) -> None:

@@ -190,7 +190,7 @@ def sync(context: Context, sources: tuple[str, ...], full: bool) -> None:
             failed += 1
             click.echo(f"{report.source}: FAILED: {report.error}", err=True)
         else:
-            click.echo(f"{report.source}: {report.records} new, {report.counted} counted, "
+            click.echo(f"{report.source}: {report.records} read, {report.counted} counted, "
                        f"{report.new_contacts} new contacts, {report.skipped} skipped")
     if failed:
         sys.exit(1)
@@ -409,6 +409,125 @@ def import_vcard(context: Context, file: Path) -> None:
     result = import_cards(app.store, file.read_bytes(), set(app.config.tiers))
     click.echo(f"imported {result.people} people ({result.addresses} addresses), "
                f"{result.tracked} tracked by category; {result.skipped} cards without e-mail")
+
+
+# --- daemon, service, notifications ---------------------------------------------------------------
+
+
+@cli.command()
+@pass_context
+def run(context: Context) -> None:
+    """The daemon, in the foreground (systemd runs this; see: syncd service install)."""
+    from syncd.daemon import Daemon, configure_logging
+
+    configure_logging(context.verbose)
+    sys.exit(Daemon(context.config).run())
+
+
+@cli.group(name="service")
+def service_group() -> None:
+    """Install, remove or inspect the systemd user service."""
+
+
+def _exec_command(context: Context) -> list[str]:
+    from syncd.service import executable_command
+
+    command = executable_command()
+    if context.config_path is not None:
+        command += ["-c", str(context.config_path.absolute())]
+    return command
+
+
+@service_group.command(name="install")
+@click.option("--no-start", is_flag=True, help="Only write the unit file.")
+@pass_context
+def service_install(context: Context, no_start: bool) -> None:
+    """Write the user unit (with this syncd's absolute path) and enable it."""
+    from syncd.service import UNIT_NAME, USER_UNIT, render_unit, systemctl, user_unit_dir
+
+    context.config()  # refuse to install a service that would exit 78 at once
+    path = user_unit_dir() / UNIT_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_unit(USER_UNIT, _exec_command(context)), encoding="utf-8")
+    click.echo(f"wrote {path}")
+    steps = [["daemon-reload"]] + ([] if no_start else [["enable", "--now", UNIT_NAME]])
+    for step in steps:
+        result = systemctl(step)
+        if result is None or not result.ok:
+            reason = "systemctl is not installed" if result is None else (
+                result.output.splitlines()[-1] if result.output else "systemctl failed")
+            todo = " && ".join(f"systemctl --user {' '.join(s)}" for s in steps)
+            click.echo(f"could not reach the systemd user manager ({reason}); run: {todo}",
+                       err=True)
+            return
+    if not no_start:
+        click.echo(f"enabled and started {UNIT_NAME}; logs: journalctl --user -u syncd")
+
+
+@service_group.command(name="uninstall")
+def service_uninstall() -> None:
+    """Stop and disable the user service, and remove its unit file."""
+    from syncd.service import UNIT_NAME, systemctl, user_unit_dir
+
+    path = user_unit_dir() / UNIT_NAME
+    result = systemctl(["disable", "--now", UNIT_NAME])
+    if result is None or not result.ok:
+        click.echo(f"could not stop the service through systemctl; if it runs, run: "
+                   f"systemctl --user disable --now {UNIT_NAME}", err=True)
+    if path.exists():
+        path.unlink()
+        click.echo(f"removed {path}")
+    else:
+        click.echo(f"no unit file at {path}")
+    systemctl(["daemon-reload"])
+
+
+@service_group.command(name="status")
+@pass_context
+def service_status(context: Context) -> None:
+    """Is the unit installed, what does it run, is a daemon running for this state dir?"""
+    from syncd.daemon import daemon_pid
+    from syncd.service import UNIT_NAME, systemctl, user_unit_dir
+
+    path = user_unit_dir() / UNIT_NAME
+    if path.exists():
+        exec_line = next((line for line in path.read_text(encoding="utf-8").splitlines()
+                          if line.startswith("ExecStart=")), "ExecStart=?")
+        click.echo(f"unit: {path} ({exec_line})")
+    else:
+        click.echo("unit: not installed (run: syncd service install)")
+    result = systemctl(["is-active", UNIT_NAME])
+    if result is not None and result.output:
+        click.echo(f"systemd: {result.output.splitlines()[-1]}")
+    pid = daemon_pid(context.config().state_dir)
+    click.echo(f"daemon: running (pid {pid})" if pid else "daemon: not running")
+
+
+@cli.group(name="notify")
+def notify_group() -> None:
+    """Notifications."""
+
+
+@notify_group.command(name="test")
+@pass_context
+def notify_test(context: Context) -> None:
+    """Send one notification through the configured backend."""
+    from syncd.alerts import Notification
+    from syncd.notify import build_notifier
+
+    config = context.config()
+    logging.getLogger("syncd.notify").setLevel(logging.INFO)
+    notifier = build_notifier(config.notify)
+    try:
+        notifier.send(Notification("test", "syncd", "Test notification: this is how alerts "
+                                   "will reach you.", ()))
+    finally:
+        notifier.close()
+    active = getattr(notifier, "active", notifier.name)
+    if active != config.notify.backend:
+        click.echo(f"no {config.notify.backend} notifications here; logged instead", err=True)
+        sys.exit(1)
+    click.echo(f"sent a test notification via {active}")
 
 
 # --- demo -----------------------------------------------------------------------------------------

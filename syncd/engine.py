@@ -16,7 +16,7 @@ from datetime import datetime
 from connectors.base import Connector
 from syncd.errors import AuthError, CursorExpired, SourceEmpty, SourceError
 from syncd.model import Decision, Meeting, Message
-from syncd.rules import Rules, classify_message
+from syncd.rules import Rules, classify_meeting, classify_message
 from syncd.store import Store
 from syncd.ties import infer_rhythm
 
@@ -74,15 +74,19 @@ class Engine:
         """
         report = SyncReport(name, full=full)
         started = self.clock()
+        # Upcoming meetings whose start passed become contacts even if no calendar changes.
+        self.store.promote_started_meetings(started)
         try:
             try:
+                # --full re-reads everything (e.g. after a rule change); an expired cursor
+                # only needs the items not stored yet.
                 self._pass(name, connector, None if full else self.store.cursor(name),
-                           report, progress)
+                           report, progress, reread=full)
             except CursorExpired as expired:
                 log.info("%s: %s; running a full sync", name, expired)
                 self.store.reset_cursor(name)
                 report.full = True
-                self._pass(name, connector, None, report, progress)
+                self._pass(name, connector, None, report, progress, reread=full)
         except SourceError as error:
             report.error = str(error)
             report.error_kind = ("auth" if isinstance(error, AuthError)
@@ -96,25 +100,26 @@ class Engine:
         if report.error:
             log.warning("%s: sync failed: %s", name, report.error)
         else:
-            log.info("%s: %d new records, %d counted, %d new contacts, %d skipped", name,
+            log.info("%s: %d records read, %d counted, %d new contacts, %d skipped", name,
                      report.records, report.counted, report.new_contacts, report.skipped)
         return report
 
     def _pass(self, name: str, connector: Connector, cursor: str | None, report: SyncReport,
-              progress: ProgressCallback | None) -> None:
+              progress: ProgressCallback | None, *, reread: bool = False) -> None:
         mine = self.store.my_addresses()
-        known = _KnownIds(self.store, name)
+        known: Container[str] = frozenset() if reread else _KnownIds(self.store, name)
+        now = self.clock()
         for page in connector.pull(cursor, known):
             learned = page.my_addresses - mine
             mine |= page.my_addresses
             decisions: list[tuple[str, Decision]] = []
             for record in page.records:
-                decision = self.classify(record, mine.__contains__)
+                decision = self.classify(record, mine.__contains__, now)
                 decisions.append((record.source_id, decision))
                 report.rules[decision.rule] = report.rules.get(decision.rule, 0) + 1
                 report.counted += decision.counts
             report.new_contacts += self.store.apply(name, decisions, page.skipped, page.cursor,
-                                                    learned)
+                                                    learned, removals=page.removals)
             report.records += len(page.records)
             report.skipped += len(page.skipped)
             if progress is not None:
@@ -123,10 +128,14 @@ class Engine:
                 log.info("%s: stopping after a committed page", name)
                 return
 
-    def classify(self, record: Message | Meeting, mine: Callable[[str], bool]) -> Decision:
-        """Return the rules' decision for one record."""
+    def classify(self, record: Message | Meeting, mine: Callable[[str], bool],
+                 now: datetime | None = None) -> Decision:
+        """Return the rules' decision for one record (``now`` defaults to the clock)."""
         if isinstance(record, Message):
             return classify_message(record, mine, self.rules)
+        if isinstance(record, Meeting):
+            return classify_meeting(record, mine, self.rules,
+                                    self.clock() if now is None else now)
         raise SourceError(f"records of type {type(record).__name__} are not supported yet")
 
     def refresh_rhythms(self) -> None:

@@ -9,6 +9,8 @@ traceback for these unless ``-v`` is given::
     ├── UsageError                  exit 2: the command line names something that does not exist
     │   └── PersonNotFound          exit 1: PERSON matched nobody (closest matches attached)
     ├── CredentialError             a secret could not be read or stored (no keyring, ...)
+    ├── NotifyError                 a notification could not be delivered (retried next check)
+    ├── AlreadyRunning              another `syncd run` holds the state directory's lock
     ├── SourceError                 one source failed; the others go on
     │   ├── CursorExpired           the saved cursor is invalid: full resync, not a failure
     │   ├── AuthError               credentials refused: the source pauses until `syncd auth NAME`
@@ -73,6 +75,14 @@ class PersonNotFound(UsageError):
 
 class CredentialError(SyncdError):
     """A secret could not be read or stored."""
+
+
+class NotifyError(SyncdError):
+    """A notification could not be delivered; it is not recorded, so the next check retries."""
+
+
+class AlreadyRunning(SyncdError):
+    """Another ``syncd run`` already owns this state directory."""
 
 
 class SourceError(SyncdError):

@@ -19,10 +19,19 @@ import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from syncd.addresses import local_part
 from syncd.config import RulesConfig
-from syncd.model import NEVER_COUNTED_ROLES, Address, Decision, Direction, Message, Role
+from syncd.model import (
+    NEVER_COUNTED_ROLES,
+    Address,
+    Decision,
+    Direction,
+    Meeting,
+    Message,
+    Role,
+)
 
 #: Local parts of addresses that machines send from; nobody converses with them.
 _AUTOMATED_LOCAL_PART = re.compile(
@@ -220,3 +229,67 @@ def _unique(addresses: Iterable[Address]) -> list[Address]:
             seen.add(address.email)
             result.append(address)
     return result
+
+
+#: Attendee kinds that are places or things, never people (RFC 5545 §3.2.3 CUTYPE).
+_NOT_PEOPLE = frozenset({"ROOM", "RESOURCE"})
+
+
+def meeting_dedupe_key(meeting: Meeting) -> str:
+    """Return the key under which an occurrence counts once across calendars and sources.
+
+    The iCalendar UID plus the occurrence's RECURRENCE-ID part of its source id (RFC 5545
+    §3.8.4.7, §3.8.4.4): the same meeting in two calendars (mine and a shared one) is one.
+    """
+    recurrence = meeting.source_id.rpartition("|")[2]
+    return f"cal:{meeting.uid}|{recurrence}"
+
+
+def classify_meeting(meeting: Meeting, mine: Callable[[str], bool], rules: Rules,
+                     now: datetime) -> Decision:
+    """Decide whether one meeting occurrence is contact, with whom, when, and why.
+
+    The rules, in order (DESIGN §3): a cancelled meeting is no contact; a meeting I declined is
+    no contact; the counterparts are the organizer and the attendees other than me, minus rooms
+    and resources (CUTYPE) and minus those who declined; with none left it is no contact; with
+    more than ``rules.max_attendees`` it is no contact (a big meeting is not a tie); ignored
+    addresses (``[rules].ignore``) are dropped. A meeting counts at its start, and only once it
+    has started: a future one gets rule ``upcoming`` (``counts`` False, ``counted`` = the people
+    it will count for) and is stored as upcoming until its start passes.
+    """
+    key = meeting_dedupe_key(meeting)
+    everyone = _unique([*([meeting.organizer] if meeting.organizer else []),
+                        *(attendee.address for attendee in meeting.attendees)])
+    others = tuple(address for address in everyone if not mine(address.email))
+
+    def verdict(counts: bool, rule: str, reason: str,
+                counted: Sequence[Address] = ()) -> Decision:
+        return Decision(counts, rule, reason, Direction.MEETING, meeting.start, tuple(counted),
+                        others, key)
+
+    if meeting.status == "cancelled":
+        return verdict(False, "cancelled", "the meeting was cancelled")
+    if any(mine(attendee.address.email) and attendee.partstat == "DECLINED"
+           for attendee in meeting.attendees):
+        return verdict(False, "i_declined", "I declined the meeting")
+    not_people = {attendee.address.email for attendee in meeting.attendees
+                  if attendee.cutype in _NOT_PEOPLE}
+    declined = {attendee.address.email for attendee in meeting.attendees
+                if attendee.partstat == "DECLINED"}
+    counterparts = [address for address in others
+                    if address.email not in not_people and address.email not in declined]
+    if not counterparts:
+        if others:
+            return verdict(False, "no_counterpart", "no one else attends (only rooms, resources "
+                           "or people who declined)")
+        return verdict(False, "no_counterpart", "no one but me on the meeting")
+    if len(counterparts) > rules.max_attendees:
+        return verdict(False, "too_many_attendees", f"{len(counterparts)} other attendees, more "
+                       f"than [rules].max_attendees = {rules.max_attendees}")
+    allowed = [address for address in counterparts if not rules.ignore.matches(address.email)]
+    if not allowed:
+        return verdict(False, "ignored", "every other attendee matched [rules].ignore")
+    people = "1 person" if len(allowed) == 1 else f"{len(allowed)} people"
+    if meeting.start > now:
+        return verdict(False, "upcoming", f"an upcoming meeting with {people}", allowed)
+    return verdict(True, "meeting", f"a meeting with {people}", allowed)

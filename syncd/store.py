@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from syncd.errors import StoreError, StoreTooNew
@@ -377,11 +377,19 @@ class Store:
 
     def apply(self, source: str, decisions: Sequence[tuple[str, Decision]],
               skipped: Sequence[Skip], cursor: str | None,
-              learned_mine: Iterable[str] = ()) -> int:
-        """Store one page: its decisions, skips and cursor, in ONE transaction.
+              learned_mine: Iterable[str] = (), *, removals: Sequence[str] = ()) -> int:
+        """Store one page: its removals, decisions, skips and cursor, in ONE transaction.
 
         ``decisions`` pairs each record's source id with what the rules decided. Return the
         number of new counted (person, interaction) contacts. Replaying a page changes nothing.
+
+        A decision with rule ``upcoming`` (a future meeting) writes one ``upcoming`` row per
+        counted person instead of contacts; any other decision about a source id drops the
+        upcoming rows it had (a meeting that started, or one I have since declined).
+        ``removals`` delete *upcoming* rows only: a source id, or a prefix ending in ``|``
+        (``calendar|UID|`` = every occurrence of one event, ``calendar|`` = a whole calendar,
+        see connectors._calendar); contacts already counted stay (a past meeting is proof).
+        Removals are applied before the page's decisions, so a changed event can be re-listed.
         """
         new_contacts = 0
         with self.transaction() as db:
@@ -389,12 +397,20 @@ class Store:
             for address in learned_mine:
                 db.execute("INSERT OR IGNORE INTO my_addresses VALUES (?, ?)",
                            (address, f"sent:{source}"))
+            for removal in removals:
+                self._remove_upcoming(source, removal)
             for source_id, decision in decisions:
+                db.execute("DELETE FROM skips WHERE source = ? AND source_id = ?",
+                           (source, source_id))
+                if decision.direction is Direction.MEETING:
+                    db.execute("DELETE FROM upcoming WHERE source = ? AND source_id = ?",
+                               (source, source_id))
+                    if decision.rule == "upcoming":
+                        self._add_upcoming(source, source_id, decision)
+                        continue
                 interaction_id = self._upsert_interaction(decision)
                 db.execute("INSERT OR REPLACE INTO observations VALUES (?, ?, ?)",
                            (source, source_id, interaction_id))
-                db.execute("DELETE FROM skips WHERE source = ? AND source_id = ?",
-                           (source, source_id))
                 new_contacts += self._link_people(interaction_id, decision)
             for skip in skipped:
                 db.execute("INSERT OR REPLACE INTO skips VALUES (?, ?, ?)",
@@ -404,6 +420,91 @@ class Store:
             if cursor is not None:
                 db.execute("UPDATE sources SET cursor = ? WHERE name = ?", (cursor, source))
         return new_contacts
+
+    def _remove_upcoming(self, source: str, removal: str) -> None:
+        """Delete the upcoming rows (and skip notes) of a removed source id or prefix."""
+        for table in ("upcoming", "skips"):
+            if removal.endswith("|"):
+                # A prefix: substr() compares exactly, where LIKE would see % and _ as wildcards.
+                self._db.execute(f"DELETE FROM {table} WHERE source = ? AND "
+                                 "substr(source_id, 1, ?) = ?", (source, len(removal), removal))
+            else:
+                self._db.execute(f"DELETE FROM {table} WHERE source = ? AND source_id = ?",
+                                 (source, removal))
+
+    def _add_upcoming(self, source: str, source_id: str, decision: Decision) -> None:
+        start = to_epoch(decision.at)
+        if start is None:
+            return
+        for address in decision.counted:
+            person_id = self.person_for_address(address)
+            self._db.execute("INSERT OR REPLACE INTO upcoming VALUES (?, ?, ?, ?, ?, ?)",
+                             (source, source_id, person_id, decision.dedupe_key, start,
+                              decision.reason))
+
+    def promote_started_meetings(self, now: datetime) -> int:
+        """Turn upcoming meetings whose start is at or before ``now`` into counted contacts.
+
+        Runs through the same idempotent path as a synced meeting: one interaction per dedupe
+        key (UID + RECURRENCE-ID, so the same meeting in two calendars counts once), one
+        observation per (source, source id), one contact per person. Return the number of new
+        counted contacts. Safe to call any number of times.
+        """
+        epoch = to_epoch(now)
+        rows = self._db.execute(
+            "SELECT source, source_id, person_id, dedupe_key, start, reason FROM upcoming "
+            "WHERE start <= ? ORDER BY dedupe_key, source, source_id", (epoch,)).fetchall()
+        if not rows:
+            return 0
+        new = 0
+        with self.transaction() as db:
+            for source, source_id, person_id, key, start, reason in rows:
+                decision = Decision(True, "meeting", reason.replace("an upcoming meeting",
+                                                                    "a meeting", 1),
+                                    Direction.MEETING, from_epoch(start), dedupe_key=key)
+                interaction_id = self._upsert_interaction(decision)
+                db.execute("INSERT OR REPLACE INTO observations VALUES (?, ?, ?)",
+                           (source, source_id, interaction_id))
+                existing = db.execute(
+                    "SELECT counts FROM contacts WHERE interaction_id = ? AND person_id = ?",
+                    (interaction_id, person_id)).fetchone()
+                if existing is None:
+                    db.execute("INSERT INTO contacts VALUES (?, ?, ?, 'meeting', 1)",
+                               (interaction_id, person_id, start))
+                elif not existing[0]:
+                    db.execute("UPDATE contacts SET at = ?, direction = 'meeting', counts = 1 "
+                               "WHERE interaction_id = ? AND person_id = ?",
+                               (start, interaction_id, person_id))
+                else:
+                    continue
+                self._count_contact(person_id, Direction.MEETING, start)
+                new += 1
+            db.execute("DELETE FROM upcoming WHERE start <= ?", (epoch,))
+        log.info("promoted %d started meetings (%d new contacts)", len(rows), new)
+        return new
+
+    def upcoming_for(self, person_id: int, now: datetime) -> list[tuple[datetime, str]]:
+        """Return (start, reason) of the person's meetings that start after ``now``, soonest first.
+
+        The same meeting seen in two calendars is listed once.
+        """
+        rows = self._db.execute(
+            "SELECT min(start), reason FROM upcoming WHERE person_id = ? AND start > ? "
+            "GROUP BY dedupe_key ORDER BY min(start)", (person_id, to_epoch(now))).fetchall()
+        return [(datetime.fromtimestamp(start, UTC), reason) for start, reason in rows]
+
+    def next_meetings(self, person_ids: Iterable[int], now: datetime) -> dict[int, datetime]:
+        """Return, per person id that has one, the start of their next upcoming meeting."""
+        ids = list(person_ids)
+        result: dict[int, datetime] = {}
+        for offset in range(0, len(ids), 500):
+            chunk = ids[offset:offset + 500]
+            marks = ",".join("?" * len(chunk))
+            for person_id, start in self._db.execute(
+                    f"SELECT person_id, min(start) FROM upcoming WHERE person_id IN ({marks}) "
+                    "AND start > ? GROUP BY person_id", (*chunk, to_epoch(now))):
+                result[person_id] = datetime.fromtimestamp(start, UTC)
+        return result
 
     def _upsert_interaction(self, decision: Decision) -> int:
         row = self._db.execute("SELECT id, counts FROM interactions WHERE key = ?",
@@ -659,14 +760,28 @@ class Store:
         return self._people("p.tracked = 1")
 
     def due_candidates(self, tier_days: Mapping[str, float], default_days: float,
-                       now: datetime) -> list[PersonRow]:
+                       now: datetime, *,
+                       renotify_after: timedelta | None = None) -> list[PersonRow]:
         """Return tracked people who may be due soon or quiet: a superset, decided in SQL.
 
         ``syncd due`` must not build 50,000 rows to show 20, so the cadence precedence of
         :func:`syncd.ties.cadence_for` is mirrored here (person > tier > inferred for two-way
         ties > default) with a margin: the warning band is at most 15% of the cadence plus a
         day, so ``last + 0.85 * cadence - 1 day <= now`` keeps everyone ties.py could list.
+
+        With ``renotify_after`` (the alert check), people :mod:`syncd.alerts` would hold back
+        as already alerted are left out too: an alert within ``renotify_after``, with no
+        contact since and no snooze that started after it and has ended.
         """
+        alerted = ""
+        parameters: tuple[object, ...] = ()
+        if renotify_after is not None:
+            alerted = (
+                " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.person_id = p.id AND a.kind IN "
+                "('alert', 'digest') AND a.at > ? AND a.at >= coalesce(s.last_contact, 0) AND "
+                "(p.snoozed_until IS NULL OR p.snoozed_until <= a.at OR p.snoozed_until > ?))")
+            epoch = to_epoch(now) or 0
+            parameters = (epoch - int(renotify_after.total_seconds()), epoch)
         tiers = "".join(f"WHEN {self._quote(name)} THEN {float(days)!r} "
                         for name, days in tier_days.items())
         tier_case = f"CASE p.tier {tiers}END" if tiers else "NULL"
@@ -676,8 +791,8 @@ class Store:
             "THEN s.inferred_days END, ?)")
         return self._people(
             f"p.tracked = 1 AND (s.last_contact IS NULL OR "
-            f"s.last_contact + 86400 * ({cadence} * 0.85 - 1) <= ?)",
-            (default_days, to_epoch(now)))
+            f"s.last_contact + 86400 * ({cadence} * 0.85 - 1) <= ?){alerted}",
+            (default_days, to_epoch(now), *parameters))
 
     @staticmethod
     def _quote(text: str) -> str:
@@ -729,3 +844,46 @@ class Store:
         """Return how many interactions each rule decided (for summaries)."""
         return dict(self._db.execute(
             "SELECT rule, count(*) FROM interactions GROUP BY rule").fetchall())
+
+    # --- alerts (syncd/alerts.py decides, the daemon records here) ------------------------------
+    # Row kinds in ``alerts``: "alert" (one person named in a notification of their own),
+    # "digest" (one row per person named in a digest; ``detail`` is the digest's id, so a
+    # digest counts once towards max_per_day), and user actions "snooze" / "done".
+
+    def record_notification(self, kind: str, people: Sequence[tuple[int, datetime | None]],
+                            at: datetime, group: str) -> None:
+        """Record one sent notification naming ``people`` (person id, due date), atomically."""
+        epoch = to_epoch(at)
+        with self.transaction():
+            self._db.executemany(
+                "INSERT INTO alerts(person_id, kind, at, due_at, detail) VALUES (?, ?, ?, ?, ?)",
+                [(person_id, kind, epoch, to_epoch(due_at), group)
+                 for person_id, due_at in people])
+
+    def record_alert_action(self, person_id: int, kind: str, at: datetime,
+                            detail: str | None = None) -> None:
+        """Record an action taken on an alert (``snooze`` or ``done``)."""
+        with self.transaction():
+            self._db.execute("INSERT INTO alerts(person_id, kind, at, detail) VALUES (?, ?, ?, ?)",
+                             (person_id, kind, to_epoch(at), detail))
+
+    def last_alerted(self) -> dict[int, datetime]:
+        """Return, per person, the last time they were named in a notification."""
+        return {person_id: datetime.fromtimestamp(at, UTC) for person_id, at in self._db.execute(
+            "SELECT person_id, max(at) FROM alerts WHERE kind IN ('alert', 'digest') "
+            "GROUP BY person_id")}
+
+    def notifications_since(self, since: datetime) -> int:
+        """Return how many notifications were sent at or after ``since`` (a digest is one)."""
+        row = self._db.execute(
+            "SELECT count(CASE WHEN kind = 'alert' THEN 1 END), "
+            "count(DISTINCT CASE WHEN kind = 'digest' THEN detail END) "
+            "FROM alerts WHERE at >= ? AND kind IN ('alert', 'digest')",
+            (to_epoch(since),)).fetchone()
+        return int(row[0]) + int(row[1])
+
+    def alert_actions(self, person_id: int) -> list[tuple[str, datetime, str | None]]:
+        """Return (kind, when, detail) of every alert and action about a person, oldest first."""
+        return [(kind, datetime.fromtimestamp(at, UTC), detail) for kind, at, detail in
+                self._db.execute("SELECT kind, at, detail FROM alerts WHERE person_id = ? "
+                                 "ORDER BY at, id", (person_id,))]

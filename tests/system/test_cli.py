@@ -99,7 +99,17 @@ def test_due_json_lists_the_quiet_ties_most_overdue_first(synced):
 
 def test_a_second_sync_with_nothing_new_reads_nothing(synced):
     result = syncd("sync", config=synced)
-    assert all(" 0 new," in line for line in result.stdout.splitlines()), result.stdout
+    assert all(": 0 read," in line for line in result.stdout.splitlines()), result.stdout
+
+
+def test_a_full_sync_rereads_everything_and_still_counts_nothing_twice(synced):
+    before = json.loads(syncd("people", "--all", "--json", config=synced).stdout)
+    result = syncd("sync", "--full", config=synced)
+    reread = {line.split(":")[0]: int(line.split()[1]) for line in result.stdout.splitlines()}
+    assert reread["mail"] > 600 and reread["archive"] > 300  # everything, not just new mail
+    assert result.stdout.count(" 0 new contacts") == 2
+    after = json.loads(syncd("people", "--all", "--json", config=synced).stdout)
+    assert after == before
 
 
 def test_people_all_includes_one_way_correspondents_but_never_list_senders(synced):
@@ -189,6 +199,6 @@ def test_one_failing_source_does_not_stop_the_others(synced, tmp_path):
     synced.write_text(text)
     result = syncd("sync", config=synced, check=1)
     assert "gone: FAILED" in result.stderr and "sources.gone.path" in result.stderr
-    assert "mail: 0 new" in result.stdout
+    assert "mail: 0 read" in result.stdout
     status = {s["name"]: s for s in json.loads(syncd("status", "--json", config=synced).stdout)}
     assert status["gone"]["last_error"] and status["mail"]["last_error"] is None

@@ -1,0 +1,585 @@
+"""``syncd run``: the daemon. Schedules every source, checks alerts, talks to systemd.
+
+How it is built, and why:
+
+- **One worker, the main thread.** APScheduler 3 (a BackgroundScheduler thread) only decides
+  *when*: its jobs (one per source, on the source's ``every`` with jitter, ``coalesce=True``,
+  ``max_instances=1``, plus the alert check) put a request on a queue. The main thread takes
+  requests one at a time, so two runs of a source can never overlap, the SQLite store is only
+  ever used from one thread, and a request already waiting is not queued twice.
+- **Start**: lock the state directory (one daemon per state dir; ``syncd sync`` beside it stays
+  safe because every page is one SQLite transaction), open config and store, send ``READY=1``,
+  then sync every enabled source once and check alerts, so the user sees a result at once.
+- **Failures**: a failing source is retried with exponential backoff (:func:`retry_delay`);
+  a source whose credentials were refused is paused (``Store.is_paused``) until ``syncd auth``.
+- **Sleep**: every tick compares wall-clock and monotonic time; CLOCK_MONOTONIC does not advance
+  during suspend (clock_gettime(2)), so a gap between them means the machine slept or the clock
+  was set: every source syncs and alerts are checked right away.
+- **Signals**: handlers only set flags (a handler must not take locks the interrupted code may
+  hold). SIGTERM/SIGINT: the engine stops after the page being stored (rows and cursor commit
+  together), then the daemon exits 0. SIGHUP: re-read the config; an invalid one is logged and
+  the old one kept.
+- **Alerts**: :mod:`syncd.alerts` decides, this module sends and records. Notification actions
+  (*Snooze 1 week*, *Done*) arrive on the notifier's thread and are queued like any request.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import queue
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from connectors.base import Connector
+from syncd.alerts import AlertPolicy, Notification, local_day_start, plan_alerts
+from syncd.app import App, Clock, utc_now
+from syncd.config import Config, SourceConfig
+from syncd.engine import Engine, SyncReport
+from syncd.errors import AlreadyRunning, ConfigError, NotifyError, SyncdError
+from syncd.notify import DONE, SNOOZE, Notifier, build_notifier
+from syncd.sdnotify import SystemdNotifier
+from syncd.store import Store
+from syncd.ties import DEFAULT_CADENCE, due_ties
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = "daemon.lock"
+#: The alert check runs after every sync and at least this often (quiet hours end, snoozes end).
+ALERT_CHECK_EVERY = timedelta(minutes=10)
+#: A gap this large between wall-clock and monotonic time means suspend/resume or a clock change.
+CLOCK_JUMP = timedelta(minutes=2)
+SNOOZE_FOR = timedelta(weeks=1)
+FIRST_RETRY = timedelta(minutes=1)
+
+Request = tuple[str, ...]
+
+
+def retry_delay(failures: int, every: timedelta) -> timedelta:
+    """Return how long to wait before retrying a source after ``failures`` failures in a row.
+
+    One minute, doubling with each failure, never more than four intervals or an hour
+    (whichever is longer): a flaky network is retried soon, a dead server is not hammered.
+    """
+    cap = max(every * 4, timedelta(hours=1))
+    if failures <= 0:
+        return every
+    delay: timedelta = FIRST_RETRY * (2 ** min(failures - 1, 30))
+    return min(cap, delay)
+
+
+def jitter_seconds(every: timedelta) -> int:
+    """Return the scheduling jitter for an interval: 10% of it, at most five minutes."""
+    return int(min(every.total_seconds() * 0.1, 300))
+
+
+def configure_logging(verbose: int, environ: Mapping[str, str] = os.environ) -> None:
+    """Send daemon logs to stderr: INFO (DEBUG with ``-v``), journal-friendly under systemd.
+
+    With ``$JOURNAL_STREAM`` (stderr is connected to the journal, systemd.exec(5)) lines carry
+    no timestamp (the journal adds one) but a ``<N>`` syslog priority prefix, which journald
+    turns into the entry's priority (sd-daemon(3)).
+    """
+    root = logging.getLogger()
+    handler = logging.StreamHandler()
+    if environ.get("JOURNAL_STREAM"):
+        handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    for existing in list(root.handlers):
+        root.removeHandler(existing)
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    # Libraries say too much at INFO for a daemon that runs for months.
+    for noisy in ("apscheduler", "desktop_notifier", "dbus_fast"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if verbose > 1 else logging.WARNING)
+
+
+_SYSLOG_PRIORITY: Mapping[int, int] = {
+    logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+
+
+class _JournalFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        priority = _SYSLOG_PRIORITY.get(record.levelno, 6)
+        return f"<{priority}>{super().format(record)}"
+
+
+class StateLock:
+    """An exclusive ``flock(2)`` on ``STATE_DIR/daemon.lock``: one daemon per state directory.
+
+    The kernel drops the lock when the process dies, so a crash never leaves a stale lock.
+    """
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / LOCK_NAME
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock, or raise :class:`AlreadyRunning` naming the holder's pid."""
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise AlreadyRunning(
+                f"another syncd run (pid {holder}) already uses {self.path.parent}; stop it "
+                "first (systemctl --user stop syncd), or use syncd sync for a one-off pass"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        """Drop the lock."""
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
+
+
+class Daemon:
+    """The long-running syncd. Build it, then :meth:`run` (or :meth:`start` and :meth:`serve`).
+
+    ``load_config`` is called at start and on SIGHUP. ``connector_factory`` (default: the lazy
+    connector registry) and ``notifier`` (default: ``[notify] backend``) are seams for tests and
+    benchmarks; ``clock``, ``wall`` and ``monotonic`` are injected so clock jumps can be tested.
+    """
+
+    def __init__(self, load_config: Callable[[], Config], *, clock: Clock = utc_now,
+                 wall: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic,
+                 environ: Mapping[str, str] = os.environ,
+                 connector_factory: Callable[[SourceConfig], Connector] | None = None,
+                 notifier: Notifier | None = None, tick: float = 1.0,
+                 alert_every: timedelta = ALERT_CHECK_EVERY) -> None:
+        self._load_config = load_config
+        self.clock = clock
+        self._wall = wall
+        self._monotonic = monotonic
+        self._environ = environ
+        self._connector_factory = connector_factory
+        self._given_notifier = notifier
+        self._tick = tick
+        self._alert_every = alert_every
+        self.systemd = SystemdNotifier(environ)
+        self._requests: queue.Queue[Request] = queue.Queue()
+        self._pending: set[Request] = set()
+        self._pending_lock = threading.Lock()
+        self._failures: dict[str, int] = {}
+        self._paused_logged: set[str] = set()
+        self._stop = False
+        self._reload = False
+        self._last_wall = 0.0
+        self._last_monotonic = 0.0
+        self._app: App | None = None
+        self._notifier: Notifier | None = None
+        self._scheduler: Any = None
+        self._lock: StateLock | None = None
+        self._previous_handlers: dict[int, Any] = {}
+        self.alerts_sent = 0
+        self.syncs_run = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @property
+    def app(self) -> App:
+        """The open app (config and store); only valid between start and shutdown."""
+        assert self._app is not None, "the daemon is not started"
+        return self._app
+
+    @property
+    def store(self) -> Store:
+        """The open store."""
+        return self.app.store
+
+    def run(self) -> int:
+        """Run until SIGTERM/SIGINT; return the exit status (0).
+
+        Raise :class:`ConfigError` (exit 78) for an invalid config at start,
+        :class:`AlreadyRunning` when another daemon owns the state directory.
+        """
+        self.start()
+        try:
+            self.install_signal_handlers()
+            self.serve()
+        finally:
+            self.shutdown()
+        return 0
+
+    def start(self) -> None:
+        """Lock the state dir, open config and store, tell systemd READY=1, queue first runs."""
+        config = self._load_config()
+        self._lock = StateLock(config.state_dir)
+        self._lock.acquire()
+        try:
+            self._app = App.open(config, self.clock)
+            self._notifier = self._given_notifier or build_notifier(
+                config.notify, self.queue_action, self._environ)
+            self._start_scheduler()
+        except BaseException:
+            self._lock.release()
+            raise
+        sources = self._enabled_sources()
+        self.systemd.ready(f"started; {len(sources)} sources, first sync running")
+        log.info("syncd started: %d sources (%s), notifications via %s", len(sources),
+                 ", ".join(sources) or "none", config.notify.backend)
+        for name in sources:
+            self.request("sync", name)
+        self.request("alerts")
+        self._last_wall, self._last_monotonic = self._wall(), self._monotonic()
+
+    def serve(self) -> None:
+        """Take requests until asked to stop."""
+        while not self._stop:
+            self._on_tick()
+            try:
+                request = self._requests.get(timeout=self._tick)
+            except queue.Empty:
+                continue
+            with self._pending_lock:
+                self._pending.discard(request)
+            self.handle(request)
+            if self._requests.empty() and not self._stop:
+                self.systemd.status(self._idle_status())
+
+    def process_pending(self, wait: float = 0.0) -> int:
+        """Handle queued requests until none is left; return how many were handled.
+
+        Wait up to ``wait`` seconds for the first one (tests and benchmarks drive the daemon
+        this way instead of :meth:`serve`).
+        """
+        handled = 0
+        while True:
+            try:
+                request = self._requests.get(timeout=wait) if wait and not handled else (
+                    self._requests.get_nowait())
+            except queue.Empty:
+                return handled
+            with self._pending_lock:
+                self._pending.discard(request)
+            self.handle(request)
+            handled += 1
+
+    def shutdown(self) -> None:
+        """Stop the scheduler and notifier, close the store, release the lock."""
+        self.systemd.stopping()
+        if self._scheduler is not None:
+            with contextlib.suppress(Exception):
+                self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        if self._notifier is not None:
+            self._notifier.close()
+            self._notifier = None
+        if self._app is not None:
+            self._app.close()
+            self._app = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+        for number, handler in self._previous_handlers.items():
+            signal.signal(number, handler)
+        self._previous_handlers.clear()
+        self.systemd.close()
+        log.info("syncd stopped")
+
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT stop after the current page; SIGHUP re-reads the config."""
+        for number, handler in ((signal.SIGTERM, self._on_stop_signal),
+                                (signal.SIGINT, self._on_stop_signal),
+                                (signal.SIGHUP, self._on_hup_signal)):
+            self._previous_handlers[number] = signal.signal(number, handler)
+
+    def _on_stop_signal(self, number: int, frame: FrameType | None) -> None:
+        self._stop = True
+
+    def _on_hup_signal(self, number: int, frame: FrameType | None) -> None:
+        self._reload = True
+
+    def request_stop(self) -> None:
+        """Ask the daemon to stop (what SIGTERM does)."""
+        self._stop = True
+
+    # --- requests ----------------------------------------------------------------------------
+
+    def request(self, *request: str) -> None:
+        """Queue a request (``("sync", NAME)``, ``("alerts",)``, ...) unless already waiting.
+
+        Safe from any thread; scheduler jobs and notification actions call it.
+        """
+        with self._pending_lock:
+            if request in self._pending:
+                return
+            self._pending.add(request)
+        self._requests.put(request)
+
+    def queue_action(self, action: str, notification: Notification) -> None:
+        """Queue a notification action (called on the notifier's thread)."""
+        for alert in notification.alerts:
+            self.request("action", action, str(alert.person_id), alert.name)
+
+    def handle(self, request: Request) -> None:
+        """Run one request on this thread; nothing it raises stops the daemon."""
+        try:
+            if request[0] == "sync":
+                self.sync_source(request[1])
+            elif request[0] == "alerts":
+                self.check_alerts()
+            elif request[0] == "action":
+                self.apply_action(request[1], int(request[2]), request[3])
+            else:
+                log.error("unknown request %r", request)
+        except SyncdError as error:
+            log.error("%s failed: %s", request[0], error)
+        except Exception:
+            log.exception("%s failed unexpectedly", request[0])
+
+    def _on_tick(self) -> None:
+        self.systemd.heartbeat()
+        if self._reload:
+            self._reload = False
+            self.reload()
+        wall, monotonic = self._wall(), self._monotonic()
+        drift = (wall - self._last_wall) - (monotonic - self._last_monotonic)
+        self._last_wall, self._last_monotonic = wall, monotonic
+        if abs(drift) >= CLOCK_JUMP.total_seconds():
+            log.info("the clock jumped %+.0f s (resumed from sleep, or the time was set); "
+                     "syncing every source now", drift)
+            for name in self._enabled_sources():
+                self.request("sync", name)
+            self.request("alerts")
+
+    # --- syncing -----------------------------------------------------------------------------
+
+    def _enabled_sources(self) -> list[str]:
+        return [name for name, source in self.app.config.sources.items() if source.enabled]
+
+    def sync_source(self, name: str) -> SyncReport | None:
+        """Run one pass over source ``name``; back off when it fails. None when skipped."""
+        source = self.app.config.sources.get(name)
+        if source is None or not source.enabled:
+            return None
+        if self.store.is_paused(name):
+            if name not in self._paused_logged:
+                log.warning("%s: paused after its credentials were refused; run: syncd auth %s",
+                            name, name)
+                self._paused_logged.add(name)
+            return None
+        self._paused_logged.discard(name)
+        self.systemd.status(f"syncing {name}")
+        engine = Engine(self.store, self.app.rules(), self.clock,
+                        should_stop=lambda: self._stop)
+        try:
+            connector = (self._connector_factory or self.app.connector)(source)
+        except Exception as error:
+            report = SyncReport(name, error=f"cannot start: {error}", error_kind="internal")
+            self.store.record_attempt(name, self.clock(), report.error, "internal")
+            log.warning("%s: %s", name, report.error)
+        else:
+            report = engine.sync(name, connector,
+                                 progress=lambda count: self.systemd.heartbeat())
+        self.syncs_run += 1
+        self._after_sync(source, report)
+        if not self._stop:
+            self.request("alerts")
+        return report
+
+    def _after_sync(self, source: SourceConfig, report: SyncReport) -> None:
+        previous = self._failures.get(source.name, 0)
+        if report.error is None:
+            self._failures[source.name] = 0
+            if previous:
+                log.info("%s: working again after %d failures", source.name, previous)
+                self._schedule_source(source, source.every)
+            return
+        if report.error_kind == "auth":
+            log.warning("%s: credentials refused; paused until: syncd auth %s", source.name,
+                        source.name)
+            return
+        failures = previous + 1
+        self._failures[source.name] = failures
+        delay = retry_delay(failures, source.every)
+        log.info("%s: failure %d in a row; next try in %d s", source.name, failures,
+                 delay.total_seconds())
+        self._schedule_source(source, delay)
+
+    # --- alerts ------------------------------------------------------------------------------
+
+    def check_alerts(self) -> int:
+        """Decide and send alerts now; record each one sent. Return how many were sent."""
+        config = self.app.config
+        now = self.clock()
+        policy = AlertPolicy.from_config(config.notify, config.timezone)
+        # Like App.due, but people already alerted (and so held back) are left out in SQL.
+        tiers = config.tiers
+        default = tiers.get("default", DEFAULT_CADENCE)
+        candidates = self.store.due_candidates(
+            {name: cadence.total_seconds() / 86400 for name, cadence in tiers.items()},
+            default.total_seconds() / 86400, now, renotify_after=config.notify.renotify_after)
+        ties = due_ties(candidates, tiers, now)
+        plan = plan_alerts(ties, policy=policy, now=now, last_alerted=self.store.last_alerted(),
+                           sent_today=self.store.notifications_since(
+                               local_day_start(now, config.timezone)),
+                           upcoming=self._upcoming(now))
+        sent = 0
+        assert self._notifier is not None
+        for notification in plan.notifications:
+            try:
+                self._notifier.send(notification)
+            except NotifyError as error:
+                log.warning("alert not sent, will retry: %s", error)
+                break
+            self.store.record_notification(
+                notification.kind, [(alert.person_id, alert.due_at)
+                                    for alert in notification.alerts],
+                now, uuid.uuid4().hex)
+            sent += 1
+        self.alerts_sent += sent
+        held = ", ".join(f"{count} {reason}" for reason, count in sorted(plan.held.items()))
+        log.info("alert check: %d ties due and not yet alerted, %d notifications sent%s",
+                 len(ties), sent,
+                 f", held back: {held}" if held else "")
+        return sent
+
+    def _upcoming(self, now: datetime) -> Callable[[int], datetime | None]:
+        def first(person_id: int) -> datetime | None:
+            meetings = self.store.upcoming_for(person_id, now)
+            return meetings[0][0] if meetings else None
+
+        return first
+
+    def apply_action(self, action: str, person_id: int, name: str) -> None:
+        """Apply *Snooze 1 week* or *Done* to a person and record it."""
+        now = self.clock()
+        if self.store.person(person_id) is None:
+            log.warning("action %s for a person no longer known (#%d) ignored", action, person_id)
+            return
+        if action == SNOOZE:
+            until = now + SNOOZE_FOR
+            self.store.snooze(person_id, until)
+            self.store.record_alert_action(person_id, "snooze", now,
+                                           until.isoformat().replace("+00:00", "Z"))
+            log.info("snoozed %s until %s (from the notification)", name, f"{until:%Y-%m-%d}")
+        elif action == DONE:
+            self.store.log_manual(person_id, now, "marked done from the notification")
+            self.store.record_alert_action(person_id, "done", now)
+            Engine(self.store, self.app.rules(), self.clock).refresh_rhythms()
+            log.info("logged a contact with %s (from the notification)", name)
+        else:
+            log.warning("unknown notification action %r ignored", action)
+
+    # --- scheduling --------------------------------------------------------------------------
+
+    def _start_scheduler(self) -> None:
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self._scheduler = BackgroundScheduler(timezone=UTC, job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        self._scheduler.start()
+        for source in self.app.config.sources.values():
+            if source.enabled:
+                self._schedule_source(source, source.every)
+        self._scheduler.add_job(self.request, self._interval(self._alert_every, 30),
+                                args=["alerts"], id="alerts", replace_existing=True)
+
+    def _interval(self, every: timedelta, jitter: int, start: datetime | None = None) -> Any:
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        return IntervalTrigger(seconds=max(1.0, every.total_seconds()), jitter=jitter or None,
+                               start_date=start, timezone=UTC)
+
+    def _schedule_source(self, source: SourceConfig, first_in: timedelta) -> None:
+        """(Re)schedule a source: first run after ``first_in``, then every ``source.every``."""
+        if self._scheduler is None:
+            return
+        start = datetime.now(UTC) + first_in
+        self._scheduler.add_job(
+            self.request, self._interval(source.every, jitter_seconds(source.every), start),
+            args=["sync", source.name], id=f"sync:{source.name}", replace_existing=True,
+            next_run_time=start)
+
+    def next_run(self, name: str) -> datetime | None:
+        """Return when source ``name`` runs next (for status lines and tests)."""
+        job = self._scheduler.get_job(f"sync:{name}") if self._scheduler else None
+        return None if job is None else job.next_run_time
+
+    def _idle_status(self) -> str:
+        upcoming = [run for name in self._enabled_sources() if (run := self.next_run(name))]
+        failing = sorted(name for name, count in self._failures.items() if count)
+        text = f"idle; {self.syncs_run} syncs, {self.alerts_sent} alerts sent"
+        if upcoming:
+            text += f"; next sync {min(upcoming).astimezone(UTC):%H:%M} UTC"
+        if failing:
+            text += f"; failing: {', '.join(failing)}"
+        return text
+
+    # --- reloading ---------------------------------------------------------------------------
+
+    def reload(self) -> bool:
+        """Re-read the config (SIGHUP). Keep the old one when the new one is invalid.
+
+        The state directory cannot change while running (the lock and store belong to it).
+        Return True when the new config was applied.
+        """
+        old = self.app.config
+        try:
+            new = self._load_config()
+        except ConfigError as error:
+            log.error("SIGHUP: the new configuration is invalid, keeping the old one: %s", error)
+            return False
+        if new.state_dir != old.state_dir:
+            log.warning("SIGHUP: state_dir changed to %s; that needs a restart, the old one "
+                        "is kept", new.state_dir)
+            new = replace(new, state_dir=old.state_dir)
+        self.app.config = new
+        self.app.apply_config()
+        if new.notify != old.notify and self._given_notifier is None:
+            if self._notifier is not None:
+                self._notifier.close()
+            self._notifier = build_notifier(new.notify, self.queue_action, self._environ)
+        for name, source in old.sources.items():
+            if source.enabled and (name not in new.sources or not new.sources[name].enabled):
+                with contextlib.suppress(Exception):
+                    self._scheduler.remove_job(f"sync:{name}")
+        for name, source in new.sources.items():
+            before = old.sources.get(name)
+            if not source.enabled:
+                continue
+            if before is None or not before.enabled or before != source:
+                self._schedule_source(source, source.every)
+                self.request("sync", name)
+        log.info("SIGHUP: configuration reloaded (%d sources)", len(self._enabled_sources()))
+        self.request("alerts")
+        return True
+
+
+def daemon_pid(state_dir: Path) -> int | None:
+    """Return the pid of the daemon holding ``state_dir``'s lock, or None when none does."""
+    path = state_dir / LOCK_NAME
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            # A shared lock fails only while the daemon holds its exclusive one.
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.read(fd, 32).decode(errors="replace").strip()
+            return int(text) if text.isdigit() else -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
