@@ -219,6 +219,10 @@ class Store:
     def __init__(self, connection: sqlite3.Connection, path: Path | None) -> None:
         self._db = connection
         self.path = path
+        #: address -> (person id, has a name): most mail is with the same few hundred people,
+        #: so this saves two statements per participant. Only person_for_address adds to it;
+        #: merge_addresses and a rolled-back transaction clear it.
+        self._people_by_address: dict[str, tuple[int, bool]] = {}
 
     # --- opening -----------------------------------------------------------------------------
 
@@ -287,6 +291,7 @@ class Store:
             yield self._db
         except BaseException:
             self._db.execute("ROLLBACK")
+            self._people_by_address.clear()  # it may name people the rollback removed
             raise
         self._db.execute("COMMIT")
 
@@ -399,19 +404,22 @@ class Store:
                            (address, f"sent:{source}"))
             for removal in removals:
                 self._remove_upcoming(source, removal)
+            has_skips = db.execute("SELECT 1 FROM skips WHERE source = ? LIMIT 1",
+                                   (source,)).fetchone() is not None
             for source_id, decision in decisions:
-                db.execute("DELETE FROM skips WHERE source = ? AND source_id = ?",
-                           (source, source_id))
+                if has_skips:
+                    db.execute("DELETE FROM skips WHERE source = ? AND source_id = ?",
+                               (source, source_id))
                 if decision.direction is Direction.MEETING:
                     db.execute("DELETE FROM upcoming WHERE source = ? AND source_id = ?",
                                (source, source_id))
                     if decision.rule == "upcoming":
                         self._add_upcoming(source, source_id, decision)
                         continue
-                interaction_id = self._upsert_interaction(decision)
+                interaction_id, created = self._upsert_interaction(decision)
                 db.execute("INSERT OR REPLACE INTO observations VALUES (?, ?, ?)",
                            (source, source_id, interaction_id))
-                new_contacts += self._link_people(interaction_id, decision)
+                new_contacts += self._link_people(interaction_id, decision, created)
             for skip in skipped:
                 db.execute("INSERT OR REPLACE INTO skips VALUES (?, ?, ?)",
                            (source, skip.source_id, skip.reason))
@@ -506,24 +514,26 @@ class Store:
                 result[person_id] = datetime.fromtimestamp(start, UTC)
         return result
 
-    def _upsert_interaction(self, decision: Decision) -> int:
-        row = self._db.execute("SELECT id, counts FROM interactions WHERE key = ?",
-                               (decision.dedupe_key,)).fetchone()
+    def _upsert_interaction(self, decision: Decision) -> tuple[int, bool]:
+        """Return (interaction id, whether it was created now) for the decision's dedupe key."""
         values = (to_epoch(decision.at), decision.direction.value if decision.direction else None,
                   int(decision.counts), decision.rule, decision.reason)
-        if row is None:
-            cursor = self._db.execute(
-                "INSERT INTO interactions(key, at, direction, counts, rule, reason) "
-                "VALUES (?, ?, ?, ?, ?, ?)", (decision.dedupe_key, *values))
-            return int(cursor.lastrowid or 0)
-        interaction_id, counted = row
+        # Most records are new: one INSERT (SQLite >= 3.35 RETURNING) instead of SELECT+INSERT.
+        inserted = self._db.execute(
+            "INSERT INTO interactions(key, at, direction, counts, rule, reason) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING RETURNING id",
+            (decision.dedupe_key, *values)).fetchone()
+        if inserted is not None:
+            return int(inserted[0]), True
+        interaction_id, counted = self._db.execute(
+            "SELECT id, counts FROM interactions WHERE key = ?", (decision.dedupe_key,)).fetchone()
         if decision.counts and not counted:
             # Seen before where it did not count (e.g. a copy in Junk); this copy does.
             self._db.execute("UPDATE interactions SET at = ?, direction = ?, counts = ?, "
                              "rule = ?, reason = ? WHERE id = ?", (*values, interaction_id))
-        return int(interaction_id)
+        return int(interaction_id), False
 
-    def _link_people(self, interaction_id: int, decision: Decision) -> int:
+    def _link_people(self, interaction_id: int, decision: Decision, created: bool) -> int:
         counted = {address.email for address in decision.counted}
         at = to_epoch(decision.at)
         direction = decision.direction.value if decision.direction else None
@@ -531,7 +541,8 @@ class Store:
         for address in decision.participants:
             person_id = self.person_for_address(address)
             counts = address.email in counted
-            existing = self._db.execute(
+            # A new interaction has no contacts yet; the participants are unique per decision.
+            existing = None if created else self._db.execute(
                 "SELECT counts FROM contacts WHERE interaction_id = ? AND person_id = ?",
                 (interaction_id, person_id)).fetchone()
             if existing is None:
@@ -560,7 +571,13 @@ class Store:
             (person_id, at, at, at, at, at, at, at))
 
     def person_for_address(self, address: Address) -> int:
-        """Return the person id for ``address``, creating a person named after it if new."""
+        """Return the person id for ``address``, creating a person named after it if new.
+
+        A person still without a name takes the first display name seen.
+        """
+        cached = self._people_by_address.get(address.email)
+        if cached is not None and (cached[1] or not address.name):
+            return cached[0]
         row = self._db.execute("SELECT person_id FROM addresses WHERE address = ?",
                                (address.email,)).fetchone()
         if row is not None:
@@ -568,10 +585,11 @@ class Store:
             if address.name:
                 self._db.execute("UPDATE people SET name = ? WHERE id = ? AND name = ''",
                                  (address.name, person_id))
-            return person_id
-        cursor = self._db.execute("INSERT INTO people(name) VALUES (?)", (address.name,))
-        person_id = int(cursor.lastrowid or 0)
-        self._db.execute("INSERT INTO addresses VALUES (?, ?)", (address.email, person_id))
+        else:
+            cursor = self._db.execute("INSERT INTO people(name) VALUES (?)", (address.name,))
+            person_id = int(cursor.lastrowid or 0)
+            self._db.execute("INSERT INTO addresses VALUES (?, ?)", (address.email, person_id))
+        self._people_by_address[address.email] = (person_id, bool(address.name))
         return person_id
 
     # --- derived stats ------------------------------------------------------------------------
@@ -624,6 +642,7 @@ class Store:
         People that held some of the addresses are merged into it: their contacts move, their
         stats are rebuilt, and a person left without addresses is deleted.
         """
+        self._people_by_address.clear()
         owners: list[int] = []
         for address in addresses:
             row = self._db.execute("SELECT person_id FROM addresses WHERE address = ?",

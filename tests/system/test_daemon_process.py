@@ -69,14 +69,14 @@ def stop(process: subprocess.Popen[bytes]) -> int:
 
 def test_sigterm_during_a_sync_exits_0_within_10_s_and_loses_nothing(tmp_path, notify_socket):
     maildir = tmp_path / "Maildir"
-    write_maildir(maildir, 8000)
+    write_maildir(maildir, 16000)
     config = write_config(tmp_path, maildir, "daemon")
     log = tmp_path / "daemon.log"
     daemon = start_daemon(config, log, NOTIFY_SOCKET=str(notify_socket.path))
     try:
         notify_socket.wait_for("READY", "1")
         notify_socket.wait_for("STATUS", "syncing mail")
-        time.sleep(0.5)
+        time.sleep(0.1)  # mid-sync: 16,000 messages take a few seconds to store
         daemon.send_signal(signal.SIGTERM)
         started = time.monotonic()
         assert daemon.wait(timeout=15) == 0
