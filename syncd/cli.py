@@ -245,17 +245,36 @@ def people(context: Context, as_json: bool, everyone: bool) -> None:
 @pass_context
 def due(context: Context, as_json: bool) -> None:
     """Tracked ties that are quiet or due soon, most overdue first."""
-    from syncd.render import TIE_HEADERS, tie_json, tie_row
+    from syncd.render import TIE_HEADERS, display_name, iso, tie_json, tie_row
 
     app = context.app()
     ties = app.due()
+    now = app.clock()
+    # A quiet tie with a meeting ahead is marked, not alerted on: the meeting is the contact.
+    upcoming = app.store.next_meetings([tie.person.id for tie in ties], now)
     if as_json:
-        _echo_json([tie_json(tie) for tie in ties])
+        _echo_json([{**tie_json(tie), "upcoming_meeting": iso(upcoming.get(tie.person.id))}
+                    for tie in ties])
         return
     if not ties and not _is_tty():
         return
-    now = app.clock()
-    _print_table("due", TIE_HEADERS, [tie_row(tie, now) for tie in ties])
+    rows = []
+    for tie in ties:
+        row = tie_row(tie, now)
+        start = upcoming.get(tie.person.id)
+        if start is not None:
+            row[-1] = _you_will_see(display_name(tie), start, now, app.config.timezone)
+        rows.append(row)
+    _print_table("due", TIE_HEADERS, rows)
+
+
+def _you_will_see(name: str, start: datetime, now: datetime, timezone: Any) -> str:
+    """Return "you will see Carol on Thursday" (a date when it is more than a week ahead)."""
+    local = start.astimezone(timezone)
+    when = (f"on {local:%A}" if start - now < timedelta(days=6) else f"on {local:%Y-%m-%d}")
+    if local.date() == now.astimezone(timezone).date():
+        when = f"today at {local:%H:%M}"
+    return f"you will see {name} {when}"
 
 
 @cli.command()
@@ -271,10 +290,14 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
     row = app.find_person(person)
     tie = app.tie(row)
     timeline = app.store.timeline(row.id, limit=10 if why else 20, counted_only=not why)
-    if as_json:
-        _echo_json({**tie_json(tie), "timeline": [timeline_json(e) for e in timeline]})
-        return
     now = app.clock()
+    meetings = app.store.upcoming_for(row.id, now)
+    if as_json:
+        _echo_json({**tie_json(tie), "upcoming_meeting": iso(meetings[0][0]) if meetings else None,
+                    "upcoming": [{"start": iso(start), "reason": reason}
+                                 for start, reason in meetings],
+                    "timeline": [timeline_json(e) for e in timeline]})
+        return
     click.echo(f"{row.name or row.addresses[0]} (#{row.id})")
     click.echo(f"  addresses: {', '.join(row.addresses)}")
     click.echo(f"  tracked: {'yes' if row.tracked else 'no'}"
@@ -288,6 +311,10 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
                f"meeting {ago(row.last_meeting, now)}, logged {ago(row.last_manual, now)})")
     click.echo(f"  interactions: {row.interactions}; status: {status_text(tie, now)}"
                + (f"; due {iso(tie.due_at)}" if tie.due_at else ""))
+    if meetings:
+        click.echo("  upcoming:")
+    for start, reason in meetings:
+        click.echo(f"    {iso(start)}  {reason}")
     if timeline:
         click.echo("  decisions:" if why else "  timeline:")
     for entry in timeline:

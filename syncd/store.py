@@ -470,7 +470,7 @@ class Store:
                 decision = Decision(True, "meeting", reason.replace("an upcoming meeting",
                                                                     "a meeting", 1),
                                     Direction.MEETING, from_epoch(start), dedupe_key=key)
-                interaction_id = self._upsert_interaction(decision)
+                interaction_id, _ = self._upsert_interaction(decision)
                 db.execute("INSERT OR REPLACE INTO observations VALUES (?, ?, ?)",
                            (source, source_id, interaction_id))
                 existing = db.execute(
