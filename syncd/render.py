@@ -28,6 +28,13 @@ RULE_SUMMARIES: Mapping[str, str] = {
     "no_sender": "{n} messages without a sender ignored",
     "no_date": "{n} messages without a usable date ignored",
     "incoming_off": "{n} incoming messages not counted ([rules].count_incoming = false)",
+    "meeting": "{n} meetings counted as contact",
+    "upcoming": "{n} upcoming meetings kept (they hold reminders back)",
+    "cancelled": "{n} cancelled meetings ignored",
+    "i_declined": "{n} meetings I declined ignored",
+    "not_mine": "{n} meetings of others (shared calendars) ignored",
+    "no_counterpart": "{n} meetings with no one else (rooms, decliners) ignored",
+    "too_many_attendees": "{n} big meetings ignored ([rules].max_attendees)",
 }
 
 

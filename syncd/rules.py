@@ -250,9 +250,11 @@ def classify_meeting(meeting: Meeting, mine: Callable[[str], bool], rules: Rules
     """Decide whether one meeting occurrence is contact, with whom, when, and why.
 
     The rules, in order (DESIGN §3): a cancelled meeting is no contact; a meeting I declined is
-    no contact; the counterparts are the organizer and the attendees other than me, minus rooms
-    and resources (CUTYPE) and minus those who declined; with none left it is no contact; with
-    more than ``rules.max_attendees`` it is no contact (a big meeting is not a tie); ignored
+    no contact; a meeting with an organizer where neither the organizer nor any attendee is me
+    is someone else's (a shared calendar) and no contact; the counterparts are the organizer
+    and the attendees other than me, minus rooms and resources (CUTYPE) and minus those who
+    declined; with none left it is no contact; with more than ``rules.max_attendees`` it is no
+    contact (a big meeting is not a tie); ignored
     addresses (``[rules].ignore``) are dropped. A meeting counts at its start, and only once it
     has started: a future one gets rule ``upcoming`` (``counts`` False, ``counted`` = the people
     it will count for) and is stored as upcoming until its start passes.
@@ -272,6 +274,11 @@ def classify_meeting(meeting: Meeting, mine: Callable[[str], bool], rules: Rules
     if any(mine(attendee.address.email) and attendee.partstat == "DECLINED"
            for attendee in meeting.attendees):
         return verdict(False, "i_declined", "I declined the meeting")
+    if meeting.organizer is not None and len(others) == len(everyone):
+        # Someone else's meeting that does not list me (a shared or subscribed calendar) says
+        # nothing about my ties. Without an organizer it is my own entry ("lunch with Bob").
+        return verdict(False, "not_mine", "neither the organizer nor an attendee is one of my "
+                       "addresses (a shared calendar? else add yours to [me].addresses)")
     not_people = {attendee.address.email for attendee in meeting.attendees
                   if attendee.cutype in _NOT_PEOPLE}
     declined = {attendee.address.email for attendee in meeting.attendees

@@ -132,3 +132,24 @@ def test_every_decision_has_a_reason():
              meeting(organizer=None), meeting(attendee("bob@example.com")),
              meeting(attendee("bob@example.com"), start=NOW + timedelta(days=1))]
     assert all(classify_meeting(case, mine, Rules(), NOW).reason for case in cases)
+
+
+def test_someone_elses_meeting_in_a_shared_calendar_is_no_contact():
+    theirs = Meeting(source_id="cal|team|", uid="team", start=NOW - timedelta(hours=1),
+                     organizer=Address("boss@example.com"),
+                     attendees=(attendee("bob@example.com"), attendee("carol@example.com")))
+    decision = classify_meeting(theirs, mine, Rules(), NOW)
+    assert not decision.counts and decision.rule == "not_mine"
+    assert "[me].addresses" in decision.reason
+
+
+def test_my_own_entry_without_an_organizer_counts():
+    lunch = Meeting(source_id="cal|lunch|", uid="lunch", start=NOW - timedelta(hours=1),
+                    attendees=(attendee("bob@example.com"),))
+    assert counted(classify_meeting(lunch, mine, Rules(), NOW)) == ["bob@example.com"]
+
+
+def test_a_meeting_i_organise_counts_even_when_i_am_not_listed_as_attendee():
+    mine_without_me = Meeting(source_id="cal|m|", uid="m", start=NOW - timedelta(hours=1),
+                              organizer=Address(ME), attendees=(attendee("bob@example.com"),))
+    assert counted(classify_meeting(mine_without_me, mine, Rules(), NOW)) == ["bob@example.com"]
