@@ -245,7 +245,7 @@ def people(context: Context, as_json: bool, everyone: bool) -> None:
 @pass_context
 def due(context: Context, as_json: bool) -> None:
     """Tracked ties that are quiet or due soon, most overdue first."""
-    from syncd.render import TIE_HEADERS, display_name, iso, tie_json, tie_row
+    from syncd.render import TIE_HEADERS, due_rows, iso, tie_json
 
     app = context.app()
     ties = app.due()
@@ -258,23 +258,7 @@ def due(context: Context, as_json: bool) -> None:
         return
     if not ties and not _is_tty():
         return
-    rows = []
-    for tie in ties:
-        row = tie_row(tie, now)
-        start = upcoming.get(tie.person.id)
-        if start is not None:
-            row[-1] = _you_will_see(display_name(tie), start, now, app.config.timezone)
-        rows.append(row)
-    _print_table("due", TIE_HEADERS, rows)
-
-
-def _you_will_see(name: str, start: datetime, now: datetime, timezone: Any) -> str:
-    """Return "you will see Carol on Thursday" (a date when it is more than a week ahead)."""
-    local = start.astimezone(timezone)
-    when = (f"on {local:%A}" if start - now < timedelta(days=6) else f"on {local:%Y-%m-%d}")
-    if local.date() == now.astimezone(timezone).date():
-        when = f"today at {local:%H:%M}"
-    return f"you will see {name} {when}"
+    _print_table("due", TIE_HEADERS, due_rows(ties, upcoming, now, app.config.timezone))
 
 
 @cli.command()

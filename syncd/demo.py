@@ -6,19 +6,60 @@ import json
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from syncd.app import App
 from syncd.config import load_config
 from syncd.demo_data import DEMO_TIERS, SampleData, write_sample_data
-from syncd.render import TIE_HEADERS, rule_summary, tie_row
+from syncd.render import TIE_HEADERS, due_rows, rule_summary
 
 Echo = Callable[[str], None]
 Table = Callable[[str | None, Sequence[str], Sequence[Sequence[str]]], None]
 
 
-def demo_config_text(data: SampleData, state_dir: Path) -> str:
+def _ics_time(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def write_demo_calendar(path: Path, me: str, now: datetime) -> Path:
+    """Write Sam's calendar: what counts as a meeting and what does not, one event each.
+
+    - lunch with Theo in three days (upcoming: it holds Theo's reminder back);
+    - climbing with Alex two days ago, in a booked room (counts for Alex, never the room);
+    - coffee with Morgan that Sam declined, a dinner with Jordan that was cancelled;
+    - a weekly team sync with twelve colleagues for half a year (too big to be a tie).
+    """
+    day = now.replace(hour=12, minute=0, second=0, microsecond=0)
+
+    def event(uid: str, start: datetime, summary: str, *lines: str) -> list[str]:
+        return ["BEGIN:VEVENT", f"UID:{uid}@demo.syncd", f"DTSTAMP:{_ics_time(now)}",
+                f"DTSTART:{_ics_time(start)}", f"DTEND:{_ics_time(start + timedelta(hours=1))}",
+                f"SUMMARY:{summary}", f"ORGANIZER:mailto:{me}", *lines, "END:VEVENT"]
+
+    colleagues = [f"ATTENDEE;PARTSTAT=ACCEPTED:mailto:colleague{n}@work.example"
+                  for n in range(12)]
+    lines = [
+        "BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//syncd//demo//EN",
+        *event("lunch-theo", day + timedelta(days=3, minutes=30), "Lunch with Theo",
+               "ATTENDEE;PARTSTAT=ACCEPTED:mailto:theo@rivera.example"),
+        *event("climbing-alex", day - timedelta(days=2, hours=-6), "Climbing",
+               "ATTENDEE;PARTSTAT=ACCEPTED:mailto:alex.chen@example.com",
+               "ATTENDEE;CUTYPE=ROOM;PARTSTAT=ACCEPTED:mailto:wall-2@gym.example"),
+        *event("coffee-morgan", day - timedelta(days=20), "Coffee",
+               f"ATTENDEE;PARTSTAT=DECLINED:mailto:{me}",
+               "ATTENDEE;PARTSTAT=ACCEPTED:mailto:morgan@example.net"),
+        *event("dinner-jordan", day - timedelta(days=7, hours=-7), "Dinner", "STATUS:CANCELLED",
+               "ATTENDEE;PARTSTAT=ACCEPTED:mailto:jordan.blake@example.com"),
+        *event("team-sync", day - timedelta(days=182, hours=2), "Team sync",
+               "RRULE:FREQ=WEEKLY;COUNT=26", *colleagues),
+        "END:VCALENDAR",
+    ]
+    path.write_text("\r\n".join(lines) + "\r\n", encoding="utf-8")
+    return path
+
+
+def demo_config_text(data: SampleData, state_dir: Path, calendar: Path | None = None) -> str:
     """Return the TOML config a user would write for the sample data."""
     def quoted(value: str) -> str:
         return json.dumps(value, ensure_ascii=False)
@@ -28,6 +69,8 @@ def demo_config_text(data: SampleData, state_dir: Path) -> str:
         "[me]", f"addresses = [{', '.join(quoted(a) for a in data.me)}]", "",
         "[sources.mail]", 'type = "maildir"', f"path = {quoted(str(data.maildir))}", "",
         "[sources.archive]", 'type = "mbox"', f"path = {quoted(str(data.mbox))}", "",
+        *(["[sources.calendar]", 'type = "ics"', f"path = {quoted(str(calendar))}", ""]
+          if calendar else []),
         "[tiers]", *(f"{name} = {quoted(value)}" for name, value in DEMO_TIERS.items()), "",
     ]
     for person in data.people:
@@ -54,21 +97,24 @@ def run_demo(keep: Path | None, *, echo: Echo, table: Table,
     try:
         root.mkdir(parents=True, exist_ok=True)
         data = write_sample_data(root / "sample", now=moment)
+        calendar = write_demo_calendar(root / "sample" / "calendar.ics", data.me[0], moment)
         config_file = root / "config.toml"
-        config_file.write_text(demo_config_text(data, root / "state"), encoding="utf-8")
+        config_file.write_text(demo_config_text(data, root / "state", calendar),
+                               encoding="utf-8")
         app = App.open(load_config(config_file), clock=lambda: moment)
         try:
-            echo(f"sample data: a Maildir and an mbox in {root / 'sample'}")
+            echo(f"sample data: a Maildir, an mbox and a calendar in {root / 'sample'}")
             reports = app.sync()
             for report in reports:
                 status = f"FAILED: {report.error}" if report.error else (
-                    f"{report.records} messages read, {report.counted} counted, "
+                    f"{report.records} items read, {report.counted} counted, "
                     f"{report.skipped} unreadable")
                 echo(f"  {report.source}: {status}")
             ties = app.due()
+            upcoming = app.store.next_meetings([tie.person.id for tie in ties], moment)
             echo("")
             table(f"due ({len(ties)} of {len(app.store.tracked_people())} tracked people)",
-                  TIE_HEADERS, [tie_row(tie, moment) for tie in ties])
+                  TIE_HEADERS, due_rows(ties, upcoming, moment, app.config.timezone))
             echo("")
             echo("what the rules decided:")
             totals: dict[str, int] = {}

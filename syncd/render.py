@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from syncd.durations import format_duration
@@ -115,6 +115,28 @@ def tie_row(tie: Tie, now: datetime) -> list[str]:
 
 
 TIE_HEADERS = ["person", "last contact", "cadence", "status"]
+
+
+def you_will_see(name: str, start: datetime, now: datetime, timezone: tzinfo) -> str:
+    """Return "you will see Carol on Thursday" (a date when it is more than a week ahead)."""
+    local = start.astimezone(timezone)
+    when = (f"on {local:%A}" if start - now < timedelta(days=6) else f"on {local:%Y-%m-%d}")
+    if local.date() == now.astimezone(timezone).date():
+        when = f"today at {local:%H:%M}"
+    return f"you will see {name} {when}"
+
+
+def due_rows(ties: Sequence[Tie], upcoming: Mapping[int, datetime], now: datetime,
+             timezone: tzinfo) -> list[list[str]]:
+    """Return the rows of the due table; a tie with a meeting ahead says so instead of nagging."""
+    rows = []
+    for tie in ties:
+        row = tie_row(tie, now)
+        start = upcoming.get(tie.person.id)
+        if start is not None:
+            row[-1] = you_will_see(display_name(tie), start, now, timezone)
+        rows.append(row)
+    return rows
 
 
 def source_json(row: SourceRow) -> dict[str, Any]:
