@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from connectors._imap_fetch import Fetched, parse_fetch
+from connectors._imap_fetch import Fetched, read_fetch_answer
 from syncd.errors import AuthError, SourceError
 
 if TYPE_CHECKING:
@@ -263,14 +263,37 @@ class Connection:
     def fetch(self, first: int, last: int, items: str) -> dict[int, Fetched]:
         """Send ``UID FETCH first:last items`` (a range: one short command line) and return
         what came back, keyed by UID. Raise :class:`Lost` or :class:`Refused`."""
+        return self.receive_fetch(self.send_fetch(first, last, items))
+
+    def send_fetch(self, first: int, last: int, items: str) -> bytes:
+        """Send ``UID FETCH first:last items`` without waiting; return the command's tag.
+
+        Read the answer with :meth:`receive_fetch`, in the order the commands were sent.
+        Keeping one FETCH in flight (pipelining, RFC 3501 §5.5) lets the server prepare the
+        next batch while this client parses and stores the previous one. Raise :class:`Lost`.
+        """
+        imap = self._client._imap
+        # imaplib has no public pipelining: _command sends and returns the tag; the answer is
+        # read straight from imaplib's socket file by read_fetch_answer.
+        tag: bytes = self._run("UID FETCH",
+                               lambda: imap._command("UID", "FETCH", f"{first}:{last}", items))
+        return tag
+
+    def receive_fetch(self, tag: bytes) -> dict[int, Fetched]:
+        """Read the answer to the FETCH sent as ``tag`` by :meth:`send_fetch`, keyed by UID.
+
+        Every command sent before it must have been read already. Raise :class:`Lost` or
+        :class:`Refused`.
+        """
         imap = self._client._imap
 
         def command() -> dict[int, Fetched]:
-            kind, data = imap.uid("FETCH", f"{first}:{last}", items)
-            if kind != "OK":
-                text = b" ".join(part for part in data if isinstance(part, bytes))
-                raise Refused(f"{kind} {text.decode('utf-8', 'replace')}".strip())
-            return parse_fetch(data)
+            file = imap.file
+            status, text, fetched = read_fetch_answer(file.readline, file.read, tag)
+            imap.tagged_commands.pop(tag, None)  # imaplib's book of commands awaiting an answer
+            if status != "OK":
+                raise Refused(f"{status} {text}".strip())
+            return fetched
 
         return self._run("UID FETCH", command)
 
@@ -313,6 +336,8 @@ class Session:
         self._backoff = tuple(backoff)
         self.connection = Connection.open(settings, password)
         self._folder: tuple[str, int] | None = None
+        #: The open folder and what its EXAMINE answered, for :meth:`examine` ``reuse``.
+        self._opened: tuple[str, FolderStatus] | None = None
         #: Connections lost during this session (each one re-opened).
         self.losses = 0
 
@@ -320,10 +345,18 @@ class Session:
         """Close the connection; never raise."""
         self.connection.close()
 
-    def examine(self, folder: str) -> FolderStatus:
-        """EXAMINE ``folder`` (reconnecting if needed) and remember it for reconnects."""
+    def examine(self, folder: str, *, reuse: bool = False) -> FolderStatus:
+        """EXAMINE ``folder`` (reconnecting if needed) and remember it for reconnects.
+
+        With ``reuse``, when ``folder`` is already the open folder, return what opening it
+        answered and send nothing: a second EXAMINE would only make the server sync the
+        mailbox again (Dovecot rescans a large Maildir for every open after new mail).
+        """
+        if reuse and self._opened is not None and self._opened[0] == folder:
+            return self._opened[1]
         status = self.call(lambda connection: connection.examine(folder))
         self._folder = (folder, status.validity)
+        self._opened = (folder, status)
         return status
 
     def call(self, action: Callable[[Connection], T]) -> T:
@@ -356,6 +389,7 @@ class Session:
                     status = self.connection.examine(folder)
                     if status.validity != validity:
                         raise ValidityChanged(folder)
+                    self._opened = (folder, status)
                 logger.info("imap %s: reconnected to %s after: %s", self.settings.source,
                             self.settings.where, cause)
                 return

@@ -12,6 +12,7 @@ from imap_helpers import connector, deliver, mail, pull_all
 from servers.dovecot import dovecot_plain  # noqa: F401 - a fixture
 from servers.proxy import cutting_proxy
 
+import connectors.imap as imap_source
 from connectors._imap_session import Connection
 from syncd.engine import Engine
 from syncd.errors import AuthError, SourceEmpty, SourceError
@@ -112,14 +113,14 @@ def test_a_second_pass_reads_only_new_mail(account):
     assert records == []
 
 
-def test_a_pass_with_nothing_new_sends_one_status_per_folder_and_nothing_else(account,
-                                                                                monkeypatch):
+def test_a_pass_with_nothing_new_sends_one_command_per_folder_and_nothing_else(account,
+                                                                                 monkeypatch):
     server, user, client = account
     client.append("INBOX", mail(1))
     source = connector(server, user)
     _, _, _, cursor = pull_all(source)
     commands: list[str] = []
-    for name in ("examine", "status", "uids_from", "fetch"):
+    for name in ("examine", "status", "uids_from", "send_fetch"):
         original = getattr(Connection, name)
 
         def spy(self, *args, _name=name, _original=original, **kwargs):
@@ -129,8 +130,28 @@ def test_a_pass_with_nothing_new_sends_one_status_per_folder_and_nothing_else(ac
         monkeypatch.setattr(Connection, name, spy)
     pages, records, _, after = pull_all(source, cursor)
     assert records == [] and len(pages) == 1
-    assert commands == ["status", "status"]  # INBOX and Sent
+    assert commands == ["status", "examine"]  # Sent, and INBOX (opened at once)
     assert json.loads(after) == json.loads(cursor)
+
+
+def test_new_mail_in_inbox_is_read_without_opening_it_twice(account, monkeypatch):
+    server, user, client = account
+    client.append("INBOX", mail(1))
+    source = connector(server, user)
+    _, _, _, cursor = pull_all(source)
+    client.append("INBOX", mail(2))
+    commands: list[str] = []
+    for name in ("examine", "status", "uids_from", "send_fetch"):
+        original = getattr(Connection, name)
+
+        def spy(self, *args, _name=name, _original=original, **kwargs):
+            commands.append(_name)
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(Connection, name, spy)
+    _, records, _, _ = pull_all(source, cursor)
+    assert [record.message_id for record in records] == ["2@test"]
+    assert commands == ["status", "examine", "uids_from", "send_fetch"]  # no second EXAMINE
 
 
 def test_every_page_carries_a_cursor_that_resumes_at_the_right_uid(account):
@@ -239,6 +260,35 @@ def test_a_message_the_server_cannot_serve_is_skipped_and_retried_later(account)
     _, records, skipped, cursor = pull_all(source, cursor)
     assert [record.message_id for record in records] == ["3@test"] and skipped == []
     assert json.loads(cursor)["folders"]["INBOX"]["q"] == {}
+
+
+def test_a_poisoned_message_among_pipelined_batches_is_the_only_skip(account, monkeypatch):
+    server, user, client = account
+    monkeypatch.setattr(imap_source, "_BATCH", 2)  # many batches, the next always in flight
+    deliver(server, user, "INBOX", [mail(number) for number in range(1, 6)])
+    [poisoned] = deliver(server, user, "INBOX", [mail(6)])
+    deliver(server, user, "INBOX", [mail(number) for number in range(7, 12)])
+    client.select_folder("INBOX", readonly=True)
+    os.chmod(poisoned, 0)
+    _, records, skipped, _ = pull_all(connector(server, user))
+    assert sorted(int(record.message_id.split("@")[0]) for record in records) == [
+        1, 2, 3, 4, 5, 7, 8, 9, 10, 11]
+    assert [skip.source_id.rsplit("/", 1)[1] for skip in skipped] == ["6"]
+
+
+@pytest.mark.parametrize("cut_after", [5000, 60_000])
+def test_a_connection_dropped_between_pipelined_batches_loses_nothing(account, monkeypatch,
+                                                                      cut_after):
+    server, user, client = account
+    monkeypatch.setattr(imap_source, "_BATCH", 25)
+    deliver(server, user, "INBOX", [mail(number) for number in range(300)])
+    client.select_folder("INBOX", readonly=True)
+    with cutting_proxy(server.port) as proxy:
+        source = connector(server, user, port=proxy.port)
+        proxy.cut_after(cut_after)
+        _, records, skipped, _ = pull_all(source)
+    assert proxy.cuts == 1 and skipped == []
+    assert len({record.message_id for record in records}) == 300
 
 
 def test_a_connection_dropped_mid_fetch_is_reopened_and_nothing_is_lost(account):

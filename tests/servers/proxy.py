@@ -32,6 +32,8 @@ class CuttingProxy:
     def close(self) -> None:
         self._closed = True
         with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        with contextlib.suppress(OSError):
             self._listener.close()
 
     def _accept(self) -> None:
@@ -47,13 +49,18 @@ class CuttingProxy:
                 client.close()
                 continue
             pair = (client, server)
-            threading.Thread(target=self._pump, args=(client, server, pair, False),
+            # Both pumps shut the pair down when either ends; only the last one closes it, so
+            # no pump can still be about to recv() on a descriptor number that was closed and
+            # handed to a socket of the next test.
+            alive = [2]
+            threading.Thread(target=self._pump, args=(client, server, pair, alive, False),
                              daemon=True).start()
-            threading.Thread(target=self._pump, args=(server, client, pair, True),
+            threading.Thread(target=self._pump, args=(server, client, pair, alive, True),
                              daemon=True).start()
 
     def _pump(self, source: socket.socket, sink: socket.socket,
-              pair: tuple[socket.socket, socket.socket], from_server: bool) -> None:
+              pair: tuple[socket.socket, socket.socket], alive: list[int],
+              from_server: bool) -> None:
         try:
             while True:
                 data = source.recv(65536)
@@ -77,8 +84,13 @@ class CuttingProxy:
             for end in pair:
                 with contextlib.suppress(OSError):
                     end.shutdown(socket.SHUT_RDWR)
-                with contextlib.suppress(OSError):
-                    end.close()
+            with self._lock:
+                alive[0] -= 1
+                last = alive[0] == 0
+            if last:
+                for end in pair:
+                    with contextlib.suppress(OSError):
+                        end.close()
 
 
 @contextlib.contextmanager

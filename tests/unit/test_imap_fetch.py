@@ -1,43 +1,71 @@
-"""Rules for reading a raw UID FETCH answer (connectors._imap_fetch), on answers as imaplib
-returns them."""
+"""Rules for reading a raw UID FETCH answer (connectors._imap_fetch), on the bytes a server
+sends."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
-from connectors._imap_fetch import fetch_items, parse_fetch, parse_internaldate, uid_ranges
+import pytest
+
+from connectors._imap_fetch import fetch_items, parse_internaldate, read_fetch_answer, uid_ranges
 
 HEADER = b"From: a@example.org\r\n\r\n"
 
 
+def answer(wire: bytes):
+    """Read ``wire`` (ending with the completion of tag A7) as the connection would."""
+    stream = io.BytesIO(wire)
+    return read_fetch_answer(stream.readline, stream.read, b"A7")
+
+
 def test_a_literal_response_gives_uid_internaldate_and_header():
-    data = [(b'1 (UID 7 INTERNALDATE "17-Jul-1996 02:44:25 -0700" BODY[HEADER.FIELDS (FROM)] '
-             b"{23}", HEADER), b")"]
-    [(uid, fetched)] = parse_fetch(data).items()
-    assert uid == 7 and fetched.header == HEADER
-    assert fetched.received == datetime(1996, 7, 17, 9, 44, 25, tzinfo=UTC)
+    status, _, fetched = answer(
+        b'* 1 FETCH (UID 7 INTERNALDATE "17-Jul-1996 02:44:25 -0700" BODY[HEADER.FIELDS (FROM)] '
+        b"{23}\r\n" + HEADER + b")\r\nA7 OK Fetch completed.\r\n")
+    [(uid, message)] = fetched.items()
+    assert status == "OK" and uid == 7 and message.header == HEADER
+    assert message.received == datetime(1996, 7, 17, 9, 44, 25, tzinfo=UTC)
 
 
 def test_items_after_the_literal_are_read_too():
-    data = [(b"1 (BODY[HEADER.FIELDS (FROM)] {23}", HEADER),
-            b' UID 9 INTERNALDATE " 1-Jan-2024 00:00:00 +0000")']
-    assert parse_fetch(data)[9].received == datetime(2024, 1, 1, tzinfo=UTC)
+    _, _, fetched = answer(b"* 1 FETCH (BODY[HEADER.FIELDS (FROM)] {23}\r\n" + HEADER
+                           + b' UID 9 INTERNALDATE " 1-Jan-2024 00:00:00 +0000")\r\nA7 OK\r\n')
+    assert fetched[9].received == datetime(2024, 1, 1, tzinfo=UTC)
 
 
-def test_unsolicited_flag_updates_are_not_messages():
-    data = [b"3 (FLAGS (\\Seen))", b"4 (UID 12 FLAGS (\\Seen))"]
-    assert parse_fetch(data) == {}
+def test_unsolicited_responses_are_not_messages():
+    _, _, fetched = answer(b"* 3 FETCH (FLAGS (\\Seen))\r\n* 4 FETCH (UID 12 FLAGS (\\Seen))\r\n"
+                           b"* 9 EXISTS\r\n* 2 EXPUNGE\r\nA7 OK done\r\n")
+    assert fetched == {}
 
 
 def test_a_header_sent_as_an_empty_string_gives_an_empty_block():
-    data = [b'5 (UID 20 INTERNALDATE "01-Jan-2024 00:00:00 +0000" BODY[HEADER.FIELDS (FROM)] "")']
-    assert parse_fetch(data)[20].header == b""
+    _, _, fetched = answer(b'* 5 FETCH (UID 20 INTERNALDATE "01-Jan-2024 00:00:00 +0000" '
+                           b'BODY[HEADER.FIELDS (FROM)] "")\r\nA7 OK\r\n')
+    assert fetched[20].header == b""
 
 
 def test_gmail_labels_are_read():
-    data = [(b'1 (UID 3 X-GM-LABELS (\\Sent "\\\\Important") BODY[HEADER.FIELDS (FROM)] {23}',
-             HEADER), b")"]
-    assert "\\Sent" in parse_fetch(data)[3].labels
+    _, _, fetched = answer(b'* 1 FETCH (UID 3 X-GM-LABELS (\\Sent "\\\\Important") '
+                           b"BODY[HEADER.FIELDS (FROM)] {23}\r\n" + HEADER + b")\r\nA7 OK\r\n")
+    assert "\\Sent" in fetched[3].labels
+
+
+def test_a_refusal_is_returned_with_its_text():
+    assert answer(b"A7 NO [SERVERBUG] Internal error\r\n")[:2] == ("NO",
+                                                                  "[SERVERBUG] Internal error")
+
+
+@pytest.mark.parametrize("wire", [
+    b"* 1 FETCH (UID 7 BODY[HEADER.FIELDS (FROM)] {23}\r\nFrom: a@ex",  # cut in a literal
+    b"* 1 FETCH (UID 7 FLAGS ())\r\n",  # cut before the completion
+    b"* BYE shutting down\r\n",
+    b"* 1 FETCH (UID 7 BODY[HEADER.FIELDS (FROM)] {2x}\r\n",
+])
+def test_a_broken_answer_means_the_connection_is_lost(wire):
+    with pytest.raises(EOFError):
+        answer(wire)
 
 
 def test_a_malformed_internaldate_is_none_not_an_error():
