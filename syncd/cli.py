@@ -349,7 +349,7 @@ def untrack(context: Context, person: str) -> None:
 @click.argument("duration")
 @pass_context
 def snooze(context: Context, person: str, duration: str) -> None:
-    """Silence a person for DURATION (e.g. 1w)."""
+    """Silence a person for DURATION, like 1w or 10d."""
     app = context.app()
     row = app.find_person(person)
     until = app.clock() + timedelta(days=_duration_days(duration))

@@ -377,6 +377,9 @@ class Config:
 # --- validation ----------------------------------------------------------------------------------
 
 
+_SECRET_KEYS = frozenset({"password", "pass", "passwd", "secret", "token"})
+
+
 class _Collector:
     def __init__(self) -> None:
         self.problems: list[ConfigProblem] = []
@@ -391,7 +394,12 @@ class _Collector:
             self.add(path, f"must be a table, not {_type_name(value)}")
             value = {}
         for key in value:
-            if key not in spec:
+            if key in _SECRET_KEYS and "password_command" in spec:
+                # Never echo the value, and say where secrets belong instead.
+                source = path.rpartition(".")[2]
+                self.add(_join(path, key), "passwords never go in the config file: set "
+                         f"password_command, or run: syncd auth {source}")
+            elif key not in spec:
                 self.add(_join(path, key), "unknown key" + _did_you_mean(key, list(spec)))
         for key, option in spec.items():
             if key in value:

@@ -105,3 +105,11 @@ def test_broken_toml_is_a_config_error(tmp_path):
     path.write_text("[rules\nmax = 1")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(path)
+
+
+def test_a_password_in_the_config_is_refused_without_echoing_it():
+    found = problems({"sources": {"work": {"type": "imap", "host": "imap.example.org",
+                                           "username": "me", "password": "hunter2"}}})
+    assert found == ["sources.work.password: passwords never go in the config file: set "
+                     "password_command, or run: syncd auth work"]
+    assert not any("hunter2" in problem for problem in found)
