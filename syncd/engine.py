@@ -9,13 +9,14 @@ source is recorded for ``syncd status`` and never stops the others.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from connectors.base import Connector
+from syncd import prefetch
 from syncd.errors import AuthError, CursorExpired, SourceEmpty, SourceError
-from syncd.model import Decision, Meeting, Message
+from syncd.model import Decision, Meeting, Message, Page
 from syncd.rules import Rules, classify_meeting, classify_message
 from syncd.store import Store
 from syncd.ties import infer_rhythm
@@ -109,24 +110,38 @@ class Engine:
         mine = self.store.my_addresses()
         known: Container[str] = frozenset() if reread else _KnownIds(self.store, name)
         now = self.clock()
-        for page in connector.pull(cursor, known):
-            learned = page.my_addresses - mine
-            mine |= page.my_addresses
-            decisions: list[tuple[str, Decision]] = []
-            for record in page.records:
-                decision = self.classify(record, mine.__contains__, now)
-                decisions.append((record.source_id, decision))
-                report.rules[decision.rule] = report.rules.get(decision.rule, 0) + 1
-                report.counted += decision.counts
-            report.new_contacts += self.store.apply(name, decisions, page.skipped, page.cursor,
-                                                    learned, removals=page.removals)
-            report.records += len(page.records)
-            report.skipped += len(page.skipped)
-            if progress is not None:
-                progress(len(page.records) + len(page.skipped))
-            if self.should_stop():
-                log.info("%s: stopping after a committed page", name)
-                return
+        pages: Iterator[Page]
+        if cursor is None and prefetch.wanted(connector):
+            # A first or full pass reads everything: the connector fetches and parses in a
+            # forked child while this process classifies and stores (syncd/prefetch.py, two
+            # cores instead of one). The child must never touch the store (SQLite forbids
+            # using a connection across fork), so it gets `known` as a plain frozenset.
+            frozen = known if reread else frozenset(self.store.known_ids(name))
+            pages = prefetch.prefetched(lambda: connector.pull(None, frozen), label=name)
+        else:
+            pages = iter(connector.pull(cursor, known))
+        # Closed on every exit (should_stop, an error while storing): a prefetch child is
+        # killed and reaped, a connector's own generator closes its connection.
+        with prefetch.closing(pages):
+            for page in pages:
+                learned = page.my_addresses - mine
+                mine |= page.my_addresses
+                decisions: list[tuple[str, Decision]] = []
+                for record in page.records:
+                    decision = self.classify(record, mine.__contains__, now)
+                    decisions.append((record.source_id, decision))
+                    report.rules[decision.rule] = report.rules.get(decision.rule, 0) + 1
+                    report.counted += decision.counts
+                report.new_contacts += self.store.apply(name, decisions, page.skipped,
+                                                        page.cursor, learned,
+                                                        removals=page.removals)
+                report.records += len(page.records)
+                report.skipped += len(page.skipped)
+                if progress is not None:
+                    progress(len(page.records) + len(page.skipped))
+                if self.should_stop():
+                    log.info("%s: stopping after a committed page", name)
+                    return
 
     def classify(self, record: Message | Meeting, mine: Callable[[str], bool],
                  now: datetime | None = None) -> Decision:
