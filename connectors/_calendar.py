@@ -35,6 +35,7 @@ Library types (icalendar components, recurring-ical-events queries) never leave 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -44,6 +45,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from syncd.addresses import normalize_address
+from syncd.errors import CursorExpired
 from syncd.model import Address, Attendee, Meeting, Skip
 
 log = logging.getLogger(__name__)
@@ -77,6 +79,23 @@ class ParsedCalendar:
     skipped: list[Skip] = field(default_factory=list)
     uids: list[str] = field(default_factory=list)
     revisit_at: datetime | None = None
+
+
+def load_state(cursor: str | None, version: int, what: str) -> dict[str, Any]:
+    """Return the JSON state a calendar connector keeps in its cursor (``{}`` without one).
+
+    Raise :class:`~syncd.errors.CursorExpired` (the engine then runs a full pass) when the
+    state is unreadable or was written by another ``version`` of the connector.
+    """
+    if cursor is None:
+        return {}
+    try:
+        state = json.loads(cursor)
+    except ValueError:
+        raise CursorExpired(f"the saved state of {what} is unreadable") from None
+    if not isinstance(state, dict) or state.get("v") != version:
+        raise CursorExpired(f"the saved state of {what} is from another version")
+    return state
 
 
 def escape_uid(uid: str) -> str:

@@ -45,9 +45,9 @@ from urllib.parse import unquote, urljoin, urlsplit
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
-from connectors._calendar import CalendarUnreadable, event_prefix, occurrences, window
+from connectors._calendar import CalendarUnreadable, event_prefix, load_state, occurrences, window
 from syncd.credentials import read_password
-from syncd.errors import AuthError, CursorExpired, SourceEmpty, SourceError
+from syncd.errors import AuthError, SourceEmpty, SourceError
 from syncd.model import Meeting, Page, Skip
 
 log = logging.getLogger(__name__)
@@ -297,15 +297,7 @@ class CaldavConnector:
     # --- pulling ------------------------------------------------------------------------------
 
     def _load(self, cursor: str | None) -> dict[str, Any]:
-        if cursor is None:
-            return {}
-        try:
-            state = json.loads(cursor)
-        except ValueError:
-            raise CursorExpired("the saved CalDAV state is unreadable") from None
-        if not isinstance(state, dict) or state.get("v") != _CURSOR_VERSION:
-            raise CursorExpired("the saved CalDAV state is from another version")
-        return state
+        return load_state(cursor, _CURSOR_VERSION, "this CalDAV source")
 
     def pull(self, cursor: str | None, known: Container[str]) -> Iterator[Page]:
         """Yield pages of meeting occurrences changed since ``cursor``; see the module doc."""

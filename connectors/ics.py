@@ -30,8 +30,14 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors._calendar import CalendarUnreadable, calendar_prefix, occurrences, window
-from syncd.errors import AuthError, CursorExpired, SourceEmpty, SourceError
+from connectors._calendar import (
+    CalendarUnreadable,
+    calendar_prefix,
+    load_state,
+    occurrences,
+    window,
+)
+from syncd.errors import AuthError, SourceEmpty, SourceError
 from syncd.model import Meeting, Page, Skip
 
 log = logging.getLogger(__name__)
@@ -69,15 +75,7 @@ class IcsConnector:
     # --- cursor --------------------------------------------------------------------------------
 
     def _load(self, cursor: str | None) -> dict[str, Any]:
-        if cursor is None:
-            return {}
-        try:
-            state = json.loads(cursor)
-        except ValueError:
-            raise CursorExpired("the saved state of this calendar source is unreadable") from None
-        if not isinstance(state, dict) or state.get("v") != _CURSOR_VERSION:
-            raise CursorExpired("the saved state of this calendar source is from another version")
-        return state
+        return load_state(cursor, _CURSOR_VERSION, "this calendar source")
 
     # --- pulling ---------------------------------------------------------------------------------
 
