@@ -15,9 +15,11 @@ before anything is sent, so passwords never reach a log.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import logging
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -195,6 +197,15 @@ class Connection:
         self.capabilities = frozenset(
             (item.decode("ascii", "replace") if isinstance(item, bytes) else str(item)).upper()
             for item in capabilities)
+
+    def interrupt(self) -> None:
+        """From another thread: shut the socket down so a blocked read returns at once.
+
+        SHUT_RDWR wakes the poll(2) the reading thread blocks in (it then reads EOF); closing
+        the socket here instead could race with that thread's own reads. Never raises.
+        """
+        with contextlib.suppress(Exception):
+            self._client.socket().shutdown(socket.SHUT_RDWR)
 
     def close(self) -> None:
         """Log out, or just drop the socket if that fails; never raise."""

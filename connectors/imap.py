@@ -210,6 +210,9 @@ class ImapConnector:
         is kept open across calls (servers end IDLE after ~30 min, RFC 2177 §3: keep
         ``timeout`` below that) and re-opened when lost. Return False at once if the server
         lacks IDLE. Raise what :meth:`pull` raises for login and connection failures.
+
+        Only INBOX is watched (one IDLE needs one connection and one selected mailbox,
+        RFC 2177); other folders, Sent included, are read on the source's interval.
         """
         if self._idle is None:
             self._idle = Connection.open(self.settings, self._password())
@@ -221,6 +224,13 @@ class ImapConnector:
         except (Lost, Refused):
             self.close()
             return True  # something happened; a sync will tell what
+
+    def interrupt(self) -> None:
+        """From another thread: shut the IDLE socket down so a blocked :meth:`wait_for_changes`
+        returns or raises at once (the waiting thread then calls :meth:`close`); never raise."""
+        connection = self._idle
+        if connection is not None:
+            connection.interrupt()
 
     def close(self) -> None:
         """Close the IDLE connection, if any; never raise."""

@@ -259,7 +259,7 @@ SOURCE_TYPES: Mapping[str, Mapping[str, Option]] = MappingProxyType({
         "fingerprint": Option(_fingerprint, None, "the server certificate's SHA-256 "
                               "fingerprint (hex), to pin a self-signed certificate"),
         "timeout": Option(_duration, timedelta(seconds=60), "socket timeout"),
-        "idle": Option(_boolean, True, "the daemon waits with IMAP IDLE on INBOX and Sent for "
+        "idle": Option(_boolean, True, "the daemon waits with IMAP IDLE (RFC 2177) on INBOX for "
                        "near-real-time updates"),
     },
     "caldav": {

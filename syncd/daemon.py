@@ -19,6 +19,13 @@ How it is built, and why:
   hold). SIGTERM/SIGINT: the engine stops after the page being stored (rows and cursor commit
   together), then the daemon exits 0. SIGHUP: re-read the config; an invalid one is logged and
   the old one kept.
+- **IMAP IDLE** (RFC 2177): each enabled ``imap`` source with ``idle = true`` gets one daemon
+  thread with its own connector (:class:`IdleWatcher`) waiting in IDLE on INBOX; new mail
+  queues a sync of that source like a scheduler job would (so syncs stay serialized and
+  coalesced). Sent and other folders are still read on the source's ``every``: mail the user
+  sends is not urgent for keep-in-touch, and one IDLE connection per folder would double the
+  connections a server allows per user. The thread never touches the store; a paused source's
+  queued sync simply does nothing.
 - **Alerts**: :mod:`syncd.alerts` decides, this module sends and records. Notification actions
   (*Snooze 1 week*, *Done*) arrive on the notifier's thread and are queued like any request.
 """
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import logging
 import os
 import queue
@@ -61,6 +69,11 @@ ALERT_CHECK_EVERY = timedelta(minutes=10)
 CLOCK_JUMP = timedelta(minutes=2)
 SNOOZE_FOR = timedelta(weeks=1)
 FIRST_RETRY = timedelta(minutes=1)
+#: How long one IDLE lasts before it is re-issued: RFC 2177 §3 says servers may log a client
+#: out after 30 minutes of inactivity and advises re-issuing IDLE at least every 29 minutes.
+IDLE_TIMEOUT = 25 * 60.0
+#: After a failed IDLE (server gone, login refused): wait 30 s, doubling to at most 15 min.
+IDLE_BACKOFF = (30.0, 15 * 60.0)
 
 Request = tuple[str, ...]
 
@@ -150,6 +163,76 @@ class StateLock:
             self._fd = None
 
 
+class IdleWatcher:
+    """A daemon thread that waits in IMAP IDLE for one source and calls ``on_change`` on mail.
+
+    ``connector`` is this thread's own (never used for syncs); it must have
+    ``wait_for_changes(timeout) -> bool`` and ``close()`` (:class:`connectors.imap.ImapConnector`).
+    Errors are logged and retried after ``backoff`` (first, cap) seconds, doubling; nothing it
+    raises ends the thread except :meth:`stop`. When the server has no IDLE (the wait returns
+    False at once), the thread ends and the source keeps its interval.
+    """
+
+    def __init__(self, name: str, connector: Any, on_change: Callable[[], None], *,
+                 timeout: float = IDLE_TIMEOUT,
+                 backoff: tuple[float, float] = IDLE_BACKOFF) -> None:
+        self.name = name
+        self.connector = connector
+        self._on_change = on_change
+        self._timeout = timeout
+        self._backoff = backoff
+        self._stopped = threading.Event()
+        #: Failures in a row (for tests and logs).
+        self.failures = 0
+        self.thread = threading.Thread(target=self._loop, name=f"idle:{name}", daemon=True)
+
+    def start(self) -> None:
+        """Start the thread."""
+        self.thread.start()
+
+    def stop(self) -> None:
+        """Ask the thread to end and drop its connection; return at once.
+
+        A thread blocked in IDLE is woken by shutting its socket down (``interrupt``); it
+        closes the connection itself, so no two threads ever talk on it at once.
+        """
+        self._stopped.set()
+        interrupt = getattr(self.connector, "interrupt", None)
+        if interrupt is not None:
+            interrupt()
+
+    def _loop(self) -> None:
+        log.info("%s: waiting for new mail with IMAP IDLE", self.name)
+        try:
+            while not self._stopped.is_set():
+                started = time.monotonic()
+                try:
+                    changed = self.connector.wait_for_changes(self._timeout)
+                except Exception as error:
+                    if self._stopped.is_set():
+                        break
+                    self.failures += 1
+                    delay = min(self._backoff[1],
+                                self._backoff[0] * 2 ** min(self.failures - 1, 30))
+                    log.warning("%s: IMAP IDLE failed (%s); retrying in %.0f s", self.name,
+                                error, delay)
+                    self.connector.close()
+                    self._stopped.wait(delay)
+                    continue
+                self.failures = 0
+                if self._stopped.is_set():
+                    break
+                if changed:
+                    log.debug("%s: IDLE reported new mail", self.name)
+                    self._on_change()
+                elif time.monotonic() - started < min(1.0, self._timeout / 2):
+                    log.info("%s: the server does not support IDLE; syncing on the interval "
+                             "only", self.name)
+                    break
+        finally:
+            self.connector.close()
+
+
 class Daemon:
     """The long-running syncd. Build it, then :meth:`run` (or :meth:`start` and :meth:`serve`).
 
@@ -189,6 +272,7 @@ class Daemon:
         self._scheduler: Any = None
         self._lock: StateLock | None = None
         self._previous_handlers: dict[int, Any] = {}
+        self._watchers: dict[str, tuple[SourceConfig, IdleWatcher]] = {}
         self.alerts_sent = 0
         self.syncs_run = 0
 
@@ -239,6 +323,7 @@ class Daemon:
         for name in sources:
             self.request("sync", name)
         self.request("alerts")
+        self._update_watchers()
         self._last_wall, self._last_monotonic = self._wall(), self._monotonic()
 
     def serve(self) -> None:
@@ -276,6 +361,9 @@ class Daemon:
     def shutdown(self) -> None:
         """Stop the scheduler and notifier, close the store, release the lock."""
         self.systemd.stopping()
+        for _source, watcher in self._watchers.values():
+            watcher.stop()
+        self._watchers.clear()
         if self._scheduler is not None:
             with contextlib.suppress(Exception):
                 self._scheduler.shutdown(wait=False)
@@ -525,6 +613,33 @@ class Daemon:
             text += f"; failing: {', '.join(failing)}"
         return text
 
+    # --- IMAP IDLE ---------------------------------------------------------------------------
+
+    def _update_watchers(self) -> None:
+        """Run one :class:`IdleWatcher` per enabled ``imap`` source with ``idle = true``.
+
+        Watchers of sources removed, disabled or changed are stopped (a changed one restarts).
+        """
+        wanted = {name: source for name, source in self.app.config.sources.items()
+                  if source.enabled and source.type == "imap" and source.options.get("idle")}
+        for name, (source, watcher) in list(self._watchers.items()):
+            if wanted.get(name) != source:
+                watcher.stop()
+                del self._watchers[name]
+        for name, source in wanted.items():
+            if name in self._watchers:
+                continue
+            try:
+                connector = (self._connector_factory or self.app.connector)(source)
+            except Exception as error:
+                log.warning("%s: no IMAP IDLE (%s); syncing on the interval only", name, error)
+                continue
+            if not hasattr(connector, "wait_for_changes"):
+                continue
+            watcher = IdleWatcher(name, connector, functools.partial(self.request, "sync", name))
+            self._watchers[name] = (source, watcher)
+            watcher.start()
+
     # --- reloading ---------------------------------------------------------------------------
 
     def reload(self) -> bool:
@@ -560,6 +675,7 @@ class Daemon:
             if before is None or not before.enabled or before != source:
                 self._schedule_source(source, source.every)
                 self.request("sync", name)
+        self._update_watchers()
         log.info("SIGHUP: configuration reloaded (%d sources)", len(self._enabled_sources()))
         self.request("alerts")
         return True
