@@ -58,9 +58,14 @@ class App:
             (person.name, person.addresses, person.tier,
              person.every.total_seconds() / 86400 if person.every else None)
             for person in self.config.people])
-        patterns = AddressPatterns([*self.config.rules.ignore, *self.store.ignore_patterns()])
-        if patterns:
-            self.store.mark_ignored(patterns.matches)
+        # Hiding people who match an ignore pattern scans every address, so it runs only when
+        # the patterns changed; people met later never count under them anyway (rules.py).
+        listed = sorted({*self.config.rules.ignore, *self.store.ignore_patterns()})
+        applied = "\n".join(listed)
+        if self.store.setting("ignore_applied") != applied:
+            if listed:
+                self.store.mark_ignored(AddressPatterns(listed).matches)
+            self.store.set_setting("ignore_applied", applied)
 
     def rules(self) -> Rules:
         """Return the compiled rules, including ignore patterns added with ``syncd ignore``."""

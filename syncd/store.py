@@ -146,6 +146,13 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX alerts_person ON alerts(person_id, at);
     CREATE INDEX alerts_at ON alerts(at);
     """,
+    # 3: small facts about what was applied last (so start-up work runs only on a change).
+    """
+    CREATE TABLE settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -724,6 +731,16 @@ class Store:
             self._db.execute("INSERT INTO contacts VALUES (?, ?, ?, 'manual', 1)",
                              (interaction_id, person_id, epoch))
             self._count_contact(person_id, Direction.MANUAL, epoch)
+
+    def setting(self, key: str) -> str | None:
+        """Return a stored setting (None when never set)."""
+        row = self._db.execute("SELECT value FROM settings WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_setting(self, key: str, value: str) -> None:
+        """Store a setting."""
+        with self.transaction():
+            self._db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, value))
 
     def add_ignore_pattern(self, pattern: str) -> None:
         """Remember an ignore pattern given on the command line."""
