@@ -205,16 +205,31 @@ def status(context: Context, as_json: bool) -> None:
 
     app = context.app()
     rows = {row.name: row for row in app.store.sources()}
+    configured = list(app.config.sources)
+    names = configured + sorted(set(rows) - set(configured))
     if as_json:
-        _echo_json([source_json(rows[name]) for name in rows])
+        _echo_json([{**(source_json(rows[name]) if name in rows else
+                        {"name": name, "last_attempt": None, "last_success": None,
+                         "last_error": None, "error_kind": None, "observations": 0,
+                         "skipped": {}}),
+                     "configured": name in app.config.sources,
+                     "paused": rows[name].error_kind == "auth" if name in rows else False}
+                    for name in names])
         return
-    if not rows:
-        click.echo("no source has been synced yet; run: syncd sync")
-    for name, row in rows.items():
-        line = f"{name}: {row.observations} items; last success {iso(row.last_success) or 'never'}"
-        click.echo(line)
+    if not names:
+        click.echo("no sources configured; add a [sources.NAME] table, see config.example.toml")
+    for name in names:
+        row = rows.get(name)
+        if row is None:
+            click.echo(f"{name}: never synced; run: syncd sync {name}")
+            continue
+        note = "" if name in app.config.sources else " (no longer in the config)"
+        click.echo(f"{name}: {row.observations} items; last success "
+                   f"{iso(row.last_success) or 'never'}{note}")
         if row.last_error:
             click.echo(f"  last error: {row.last_error}")
+        if row.error_kind == "auth":
+            click.echo(f"  paused until you run: syncd auth {name}")
         for reason, count in sorted(row.skipped.items(), key=lambda item: -item[1]):
             click.echo(f"  skipped {count}: {reason}")
 

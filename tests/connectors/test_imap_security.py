@@ -194,6 +194,8 @@ def test_a_failed_auth_pauses_until_syncd_auth(dovecot_plain, tmp_path):  # noqa
         store = Store.open(tmp_path / "state")
         assert store.is_paused("work")
         store.close()
+        code, output = run_cli("-c", config, "status")
+        assert "paused until you run: syncd auth work" in output
         code, _ = run_cli("-c", config, "auth", "work", input=PASSWORD + "\n")
         assert code == 0
         store = Store.open(tmp_path / "state")

@@ -204,3 +204,13 @@ def test_one_failing_source_does_not_stop_the_others(synced, tmp_path):
     assert "mail: 0 read" in result.stdout
     status = {s["name"]: s for s in json.loads(syncd("status", "--json", config=synced).stdout)}
     assert status["gone"]["last_error"] and status["mail"]["last_error"] is None
+
+
+def test_status_lists_configured_sources_never_synced_with_the_command_to_run(synced, tmp_path):
+    synced.write_text(synced.read_text()
+                      + f'\n[sources.later]\ntype = "mbox"\npath = "{tmp_path}/later.mbox"\n')
+    result = syncd("status", config=synced)
+    assert "later: never synced; run: syncd sync later" in result.stdout
+    sources = {s["name"]: s for s in json.loads(syncd("status", "--json", config=synced).stdout)}
+    assert sources["later"]["last_success"] is None and sources["later"]["configured"]
+    assert sources["mail"]["paused"] is False
