@@ -69,13 +69,7 @@ class App:
 
     def rules(self) -> Rules:
         """Return the compiled rules, including ignore patterns added with ``syncd ignore``."""
-        base = self.config.rules
-        extra = self.store.ignore_patterns()
-        rules = Rules.from_config(base)
-        if extra:
-            rules = Rules(rules.max_recipients, rules.max_attendees, rules.count_incoming,
-                          AddressPatterns([*base.ignore, *extra]), rules.always)
-        return rules
+        return Rules.from_config(self.config.rules, self.store.ignore_patterns())
 
     # --- syncing -------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from syncd.addresses import local_part
+from syncd.addresses import local_part, normalize_address
 from syncd.config import RulesConfig
 from syncd.model import (
     NEVER_COUNTED_ROLES,
@@ -58,8 +58,6 @@ class AddressPatterns:
             elif any(character in pattern for character in "*?["):
                 self.globs.append(pattern)
             else:
-                from syncd.addresses import normalize_address
-
                 self.exact.add(normalize_address(pattern) or pattern)
 
     def __bool__(self) -> bool:
@@ -89,10 +87,14 @@ class Rules:
     always: AddressPatterns = field(default_factory=lambda: AddressPatterns(()))
 
     @classmethod
-    def from_config(cls, config: RulesConfig) -> Rules:
-        """Compile ``[rules]`` once, so classifying a message does no pattern parsing."""
+    def from_config(cls, config: RulesConfig, extra_ignore: Iterable[str] = ()) -> Rules:
+        """Compile ``[rules]`` once, so classifying a message does no pattern parsing.
+
+        ``extra_ignore`` adds the patterns given with ``syncd ignore`` (kept in the store).
+        """
         return cls(config.max_recipients, config.max_attendees, config.count_incoming,
-                   AddressPatterns(config.ignore), AddressPatterns(config.always))
+                   AddressPatterns([*config.ignore, *extra_ignore]),
+                   AddressPatterns(config.always))
 
 
 def is_automated_address(address: str) -> bool:
