@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from servers.dovecot import PASSWORD, running_dovecot  # noqa: E402
+from servers.dovecot import running_dovecot  # noqa: E402
 
 from connectors._imap_fetch import fetch_items  # noqa: E402
 from connectors._mail import FETCH_HEADERS  # noqa: E402
@@ -142,20 +142,7 @@ def main() -> None:
 
         work = Path(server.root) / "bench-state"
         work.mkdir()
-        config = work / "config.toml"
-        config.write_text(f"""\
-[general]
-state_dir = "{work / 'state'}"
-[me]
-addresses = ["me@example.com"]
-[sources.work]
-type = "imap"
-host = "127.0.0.1"
-port = {server.port}
-username = "{user}"
-tls = "none"
-password_command = "echo {PASSWORD}"
-""")
+        config = server.config_file(work / "config.toml", user, work / "state")
         env_home = work / "home"
         os.environ.update(HOME=str(env_home), XDG_CONFIG_HOME=str(env_home / ".config"),
                           XDG_STATE_HOME=str(env_home / ".state"),

@@ -113,12 +113,8 @@ def test_a_second_pass_reads_only_new_mail(account):
     assert records == []
 
 
-def test_a_pass_with_nothing_new_sends_one_command_per_folder_and_nothing_else(account,
-                                                                                 monkeypatch):
-    server, user, client = account
-    client.append("INBOX", mail(1))
-    source = connector(server, user)
-    _, _, _, cursor = pull_all(source)
+def record_commands(monkeypatch) -> list[str]:
+    """Return a list that fills with the IMAP commands the connector sends from now on."""
     commands: list[str] = []
     for name in ("examine", "status", "uids_from", "send_fetch"):
         original = getattr(Connection, name)
@@ -128,6 +124,16 @@ def test_a_pass_with_nothing_new_sends_one_command_per_folder_and_nothing_else(a
             return _original(self, *args, **kwargs)
 
         monkeypatch.setattr(Connection, name, spy)
+    return commands
+
+
+def test_a_pass_with_nothing_new_sends_one_command_per_folder_and_nothing_else(account,
+                                                                                 monkeypatch):
+    server, user, client = account
+    client.append("INBOX", mail(1))
+    source = connector(server, user)
+    _, _, _, cursor = pull_all(source)
+    commands = record_commands(monkeypatch)
     pages, records, _, after = pull_all(source, cursor)
     assert records == [] and len(pages) == 1
     assert commands == ["status", "examine"]  # Sent, and INBOX (opened at once)
@@ -140,15 +146,7 @@ def test_new_mail_in_inbox_is_read_without_opening_it_twice(account, monkeypatch
     source = connector(server, user)
     _, _, _, cursor = pull_all(source)
     client.append("INBOX", mail(2))
-    commands: list[str] = []
-    for name in ("examine", "status", "uids_from", "send_fetch"):
-        original = getattr(Connection, name)
-
-        def spy(self, *args, _name=name, _original=original, **kwargs):
-            commands.append(_name)
-            return _original(self, *args, **kwargs)
-
-        monkeypatch.setattr(Connection, name, spy)
+    commands = record_commands(monkeypatch)
     _, records, _, _ = pull_all(source, cursor)
     assert [record.message_id for record in records] == ["2@test"]
     assert commands == ["status", "examine", "uids_from", "send_fetch"]  # no second EXAMINE

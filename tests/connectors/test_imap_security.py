@@ -108,23 +108,8 @@ def test_the_password_never_reaches_logs_errors_or_the_database(dovecot_plain, t
 
 
 def _config(tmp_path: Path, server, user: str, *, password_command: bool = False) -> Path:
-    config = tmp_path / "config.toml"
-    command = f'password_command = "echo {PASSWORD}"\n' if password_command else ""
-    config.write_text(f"""\
-[general]
-state_dir = "{tmp_path / 'state'}"
-
-[me]
-addresses = ["me@example.com"]
-
-[sources.work]
-type = "imap"
-host = "127.0.0.1"
-port = {server.port}
-username = "{user}"
-tls = "none"
-{command}""")
-    return config
+    return server.config_file(tmp_path / "config.toml", user, tmp_path / "state",
+                              password_command=password_command)
 
 
 def run_cli(*args: str, input: str = "") -> tuple[int, str]:

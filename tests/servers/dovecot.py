@@ -185,6 +185,29 @@ class Dovecot:
         client.login(user, PASSWORD)
         return client
 
+    def config_file(self, path: Path, user: str, state_dir: Path, *,
+                    password_command: bool = True) -> Path:
+        """Write a syncd config with one plain-text ``[sources.work]`` for ``user``; return it.
+
+        Without ``password_command`` the password must come from the keyring.
+        """
+        command = f'password_command = "echo {PASSWORD}"\n' if password_command else ""
+        path.write_text(f"""\
+[general]
+state_dir = "{state_dir}"
+
+[me]
+addresses = ["me@example.com"]
+
+[sources.work]
+type = "imap"
+host = "127.0.0.1"
+port = {self.port}
+username = "{user}"
+tls = "none"
+{command}""")
+        return path
+
     def options(self, user: str, **extra: object) -> dict[str, object]:
         """``[sources.NAME]`` options (as the config loader returns them) for ``user``."""
         options: dict[str, object] = {"host": "127.0.0.1", "port": self.port,
