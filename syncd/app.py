@@ -103,19 +103,25 @@ class App:
              progress: Callable[[str], ProgressCallback | None] | None = None) -> list[SyncReport]:
         """Run one pass over each selected source; a failing source never stops the others."""
         engine = Engine(self.store, self.rules(), self.clock)
-        reports = []
-        for source in self.selected_sources(names):
-            try:
-                connector = self.connector(source)
-            except Exception as error:
-                report = SyncReport(source.name, error=f"cannot start: {error}",
-                                    error_kind="internal")
-                self.store.record_attempt(source.name, self.clock(), report.error, "internal")
-                reports.append(report)
-                continue
-            callback = progress(source.name) if progress else None
-            reports.append(engine.sync(source.name, connector, full=full, progress=callback))
-        return reports
+        return [self.sync_source(engine, source, full=full,
+                                 progress=progress(source.name) if progress else None)
+                for source in self.selected_sources(names)]
+
+    def sync_source(self, engine: Engine, source: SourceConfig, *, full: bool = False,
+                    progress: ProgressCallback | None = None,
+                    connector_factory: Callable[[SourceConfig], Connector] | None = None
+                    ) -> SyncReport:
+        """Run one pass over ``source``; a connector that cannot even be built is recorded as
+        that source's failure (it never stops the others)."""
+        try:
+            connector = (connector_factory or self.connector)(source)
+        except Exception as error:
+            report = SyncReport(source.name, error=f"cannot start: {error}",
+                                error_kind="internal")
+            self.store.record_attempt(source.name, self.clock(), report.error, "internal")
+            log.warning("%s: %s", source.name, report.error)
+            return report
+        return engine.sync(source.name, connector, full=full, progress=progress)
 
     # --- people --------------------------------------------------------------------------------
 

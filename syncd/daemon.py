@@ -469,15 +469,9 @@ class Daemon:
         self.systemd.status(f"syncing {name}")
         engine = Engine(self.store, self.app.rules(), self.clock,
                         should_stop=lambda: self._stop)
-        try:
-            connector = (self._connector_factory or self.app.connector)(source)
-        except Exception as error:
-            report = SyncReport(name, error=f"cannot start: {error}", error_kind="internal")
-            self.store.record_attempt(name, self.clock(), report.error, "internal")
-            log.warning("%s: %s", name, report.error)
-        else:
-            report = engine.sync(name, connector,
-                                 progress=lambda count: self.systemd.heartbeat())
+        report = self.app.sync_source(engine, source,
+                                      progress=lambda count: self.systemd.heartbeat(),
+                                      connector_factory=self._connector_factory)
         self.syncs_run += 1
         self._after_sync(source, report)
         if not self._stop:
