@@ -9,7 +9,7 @@ import difflib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import connectors
 from connectors.base import Connector
@@ -148,14 +148,18 @@ class App:
         """Return the tie with ``person`` now."""
         return evaluate(person, self.config.tiers, self.clock())
 
-    def due(self) -> list[Tie]:
-        """Return tracked ties that are quiet, due soon or never contacted."""
+    def due(self, *, not_alerted_within: timedelta | None = None) -> list[Tie]:
+        """Return tracked ties that are quiet, due soon or never contacted.
+
+        With ``not_alerted_within``, people alerted that recently are left out already in SQL
+        (the daemon's alert check holds them back anyway).
+        """
         tiers = self.config.tiers
         default = tiers.get("default", DEFAULT_CADENCE)
         now = self.clock()
         candidates = self.store.due_candidates(
             {name: cadence.total_seconds() / 86400 for name, cadence in tiers.items()},
-            default.total_seconds() / 86400, now)
+            default.total_seconds() / 86400, now, renotify_after=not_alerted_within)
         return due_ties(candidates, tiers, now)
 
     def people(self, everyone: bool = False) -> list[Tie]:

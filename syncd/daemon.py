@@ -58,7 +58,6 @@ from syncd.errors import AlreadyRunning, ConfigError, NotifyError, SyncdError
 from syncd.notify import DONE, SNOOZE, Notifier, build_notifier
 from syncd.sdnotify import SystemdNotifier
 from syncd.store import Store
-from syncd.ties import DEFAULT_CADENCE, due_ties
 
 log = logging.getLogger(__name__)
 
@@ -504,13 +503,7 @@ class Daemon:
         config = self.app.config
         now = self.clock()
         policy = AlertPolicy.from_config(config.notify, config.timezone)
-        # Like App.due, but people already alerted (and so held back) are left out in SQL.
-        tiers = config.tiers
-        default = tiers.get("default", DEFAULT_CADENCE)
-        candidates = self.store.due_candidates(
-            {name: cadence.total_seconds() / 86400 for name, cadence in tiers.items()},
-            default.total_seconds() / 86400, now, renotify_after=config.notify.renotify_after)
-        ties = due_ties(candidates, tiers, now)
+        ties = self.app.due(not_alerted_within=config.notify.renotify_after)
         plan = plan_alerts(ties, policy=policy, now=now, last_alerted=self.store.last_alerted(),
                            sent_today=self.store.notifications_since(
                                local_day_start(now, config.timezone)),
