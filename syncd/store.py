@@ -380,10 +380,15 @@ class Store:
 
     def set_configured_addresses(self, addresses: Iterable[str]) -> None:
         """Make ``addresses`` the configured set of mine (learned ones are kept)."""
+        wanted = set(addresses)
+        current = {row[0] for row in self._db.execute(
+            "SELECT address FROM my_addresses WHERE origin = 'config'")}
+        if current == wanted:
+            return  # nothing to write: see sync_configured_people
         with self.transaction():
             self._db.execute("DELETE FROM my_addresses WHERE origin = 'config'")
             self._db.executemany("INSERT OR REPLACE INTO my_addresses VALUES (?, 'config')",
-                                 [(address,) for address in addresses])
+                                 [(address,) for address in wanted])
 
     # --- applying pages ------------------------------------------------------------------------
 
@@ -684,7 +689,11 @@ class Store:
         """Apply ``[[people]]`` (name, addresses, tier, every days): merged and tracked.
 
         People tracked only because an earlier config listed them are untracked when removed.
+        Every command applies the config, so when the store already matches it nothing is
+        written (a read-only command never waits for the daemon's write lock).
         """
+        if self._people_as_configured(people):
+            return
         with self.transaction():
             listed: set[int] = set()
             for name, addresses, tier, every_days in people:
@@ -698,6 +707,27 @@ class Store:
                 if person_id not in listed:
                     self._db.execute("UPDATE people SET tracked = 0, tracked_by = NULL, "
                                      "tier = NULL, every_days = NULL WHERE id = ?", (person_id,))
+
+    def _people_as_configured(self, people: Sequence[tuple[str, Sequence[str], str | None,
+                                                           float | None]]) -> bool:
+        """Return True when applying ``people`` would change nothing."""
+        listed: set[int] = set()
+        for name, addresses, tier, every_days in people:
+            marks = ",".join("?" * len(addresses))
+            owners = self._db.execute(
+                f"SELECT DISTINCT person_id, count(*) OVER () FROM addresses "
+                f"WHERE address IN ({marks})", list(addresses)).fetchall()
+            if len(owners) != 1 or owners[0][1] != len(set(addresses)):
+                return False
+            person_id = owners[0][0]
+            row = self._db.execute("SELECT name, tracked, tracked_by, tier, every_days, ignored "
+                                   "FROM people WHERE id = ?", (person_id,)).fetchone()
+            if row is None or tuple(row) != (name, 1, "config", tier, every_days, 0):
+                return False
+            listed.add(person_id)
+        configured = {row[0] for row in self._db.execute(
+            "SELECT id FROM people WHERE tracked_by = 'config'")}
+        return configured == listed
 
     def set_tracking(self, person_id: int, tracked: bool, tier: str | None = None,
                      every_days: float | None = None) -> None:

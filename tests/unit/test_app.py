@@ -40,3 +40,19 @@ def test_configured_people_are_tracked_and_untracked_when_removed():
     assert [(p.name, p.tier) for p in store.tracked_people()] == [("Alice", "close")]
     app_with(store)
     assert store.tracked_people() == []
+
+
+def test_applying_an_unchanged_config_writes_nothing():
+    store = Store.in_memory()
+    sections = {"tiers": {"close": "14d"}, "rules": {"ignore": ["@shop.example"]},
+                "people": [{"name": "Alice", "addresses": ["alice@example.com", "a@work.example"],
+                            "tier": "close"}]}
+    app_with(store, **sections)
+    before = store._db.total_changes
+    app_with(store, **sections)
+    assert store._db.total_changes == before
+    app_with(store, **{**sections, "tiers": {"close": "14d", "far": "90d"},
+                       "people": [{"name": "Alice", "addresses": ["alice@example.com"],
+                                   "tier": "far"}]})
+    [alice] = store.tracked_people()
+    assert alice.tier == "far" and store._db.total_changes > before
