@@ -10,7 +10,8 @@ Measured in one run (issue 4 targets in brackets):
 
 Run: ``python bench/imap_bench.py [--messages N]`` (needs dovecot; as root it runs the mail
 processes as the dovecot user). Mail is written straight into the Maildir, then indexed by
-Dovecot before anything is timed.
+Dovecot before anything is timed. The baseline and the first sync both start with Dovecot's
+header cache empty, as a user's first sync does (:func:`forget_fetched_headers`).
 """
 
 from __future__ import annotations
@@ -72,6 +73,19 @@ def populate(server, user: str, total: int) -> dict[str, int]:
     return layout
 
 
+def forget_fetched_headers(server, user: str) -> None:
+    """Make the next FETCH of headers a first one: delete Dovecot's per-folder cache files.
+
+    Dovecot keeps the header fields a client asked for in ``dovecot.index.cache`` and serves
+    later FETCHes from there (3x faster here). A user's first sync meets a server that was
+    never asked for them, so the baseline and the first sync are both measured after this.
+    Dovecot rebuilds the file on demand (the message files stay in the OS page cache: written
+    just before, for both).
+    """
+    for cache in server.maildir(user).rglob("dovecot.index.cache"):
+        cache.unlink()
+
+
 def raw_fetch(server, user: str, folders: list[str], batch: int = 500) -> tuple[float, int]:
     """The physical limit: header FETCH of every folder, one connection, no parsing."""
     client = server.client(user)
@@ -126,6 +140,8 @@ def run_sync(config: Path) -> tuple[float, float, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="(baseline, first sync) pairs to measure (default 3)")
     arguments = parser.parse_args()
     with running_dovecot(tls=False) as server:
         user = "bench"
@@ -135,23 +151,33 @@ def main() -> None:
         print(f"loaded and indexed {sum(layout.values())} messages in {len(layout)} folders "
               f"in {time.perf_counter() - started:.1f} s")
         folders = sorted(layout, key=lambda name: name != "Sent")
-        raw_fetch(server, user, ["Folder00"])  # warm the server's caches a little
-        raw_seconds, fetched = raw_fetch(server, user, folders)
-        print(f"baseline raw header FETCH: {fetched} messages in {raw_seconds:.2f} s "
-              f"({fetched / raw_seconds:,.0f} msg/s)")
-
         work = Path(server.root) / "bench-state"
         work.mkdir()
-        config = server.config_file(work / "config.toml", user, work / "state")
         env_home = work / "home"
         os.environ.update(HOME=str(env_home), XDG_CONFIG_HOME=str(env_home / ".config"),
                           XDG_STATE_HOME=str(env_home / ".state"),
                           PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
-        first, rss, output = run_sync(config)
-        print(f"first syncd sync: {first:.2f} s ({fetched / first:,.0f} msg/s), peak RSS "
-              f"{rss:.0f} MB  [{output}]")
-        print(f"  ratio to the raw FETCH: {first / raw_seconds:.2f}x (target <= 2x, aim 1.3x)")
-        print(f"  peak RSS: {rss:.0f} MB (target <= 150 MB)")
+        # Rounds of (baseline, first sync into a fresh database), both from a cold header
+        # cache: the machine is shared, so one pair alone says little.
+        pairs = []
+        for round_ in range(arguments.rounds):
+            forget_fetched_headers(server, user)
+            raw_seconds, fetched = raw_fetch(server, user, folders)
+            config = server.config_file(work / "config.toml", user, work / f"state{round_}")
+            forget_fetched_headers(server, user)
+            first, rss, output = run_sync(config)
+            pairs.append((first / raw_seconds, raw_seconds, first, rss))
+            print(f"round {round_ + 1}: raw header FETCH {raw_seconds:.2f} s "
+                  f"({fetched / raw_seconds:,.0f} msg/s); first syncd sync {first:.2f} s "
+                  f"({fetched / first:,.0f} msg/s), peak RSS {rss:.0f} MB; ratio "
+                  f"{first / raw_seconds:.2f}x  [{output}]")
+        ratios = sorted(pair[0] for pair in pairs)
+        print(f"first sync / raw FETCH: best {ratios[0]:.2f}x, median "
+              f"{ratios[len(ratios) // 2]:.2f}x, worst {ratios[-1]:.2f}x (target <= 2x, aim 1.3x)")
+        print(f"  peak RSS: {max(pair[3] for pair in pairs):.0f} MB (target <= 150 MB)")
+        warm_seconds, _ = raw_fetch(server, user, folders)
+        print(f"  (the raw FETCH served from Dovecot's header cache, as a repeat is: "
+              f"{warm_seconds:.2f} s, {fetched / warm_seconds:,.0f} msg/s)")
         times = [run_sync(config)[0] for _ in range(3)]
         print(f"no-change syncd sync over {len(layout)} folders: best {min(times):.3f} s, "
               f"worst {max(times):.3f} s (target <= 0.3 s)")

@@ -9,9 +9,11 @@ source is recorded for ``syncd status`` and never stops the others.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Container, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from connectors.base import Connector
 from syncd import prefetch
@@ -19,11 +21,16 @@ from syncd.errors import AuthError, CursorExpired, SourceEmpty, SourceError
 from syncd.model import Decision, Meeting, Message, Page
 from syncd.rules import Rules, classify_meeting, classify_message
 from syncd.store import Store
-from syncd.ties import infer_rhythm
+from syncd.ties import MIN_CONTACT_DAYS, infer_rhythm
 
 log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[int], None]
+
+#: A pass commits its pages together once they hold this many records ...
+COMMIT_RECORDS = 5000
+#: ... or once this many seconds passed since its last commit (a crash loses no more).
+COMMIT_SECONDS = 1.0
 
 
 @dataclass(slots=True)
@@ -39,6 +46,14 @@ class SyncReport:
     error: str | None = None
     error_kind: str | None = None
     rules: dict[str, int] = field(default_factory=dict)
+
+
+class _Classified(NamedTuple):
+    """A page read and classified, not stored yet."""
+
+    page: Page
+    decisions: list[tuple[str, Decision]]
+    learned: frozenset[str]  # addresses of mine this page taught
 
 
 class _KnownIds(Container[str]):
@@ -120,28 +135,62 @@ class Engine:
             pages = prefetch.prefetched(lambda: connector.pull(None, frozen), label=name)
         else:
             pages = iter(connector.pull(cursor, known))
+        # Pages are classified as they come and committed together (Store.batch) once they
+        # hold COMMIT_RECORDS records or COMMIT_SECONDS passed since the last commit: one
+        # commit per 500-message page made WAL writes a quarter of a first sync's store time.
+        # No transaction stays open while the next page is awaited (a slow server must not
+        # hold the write lock other syncd commands wait on).
+        pending: list[_Classified] = []
+        pending_records = 0
+        last_commit = time.monotonic()
         # Closed on every exit (should_stop, an error while storing): a prefetch child is
         # killed and reaped, a connector's own generator closes its connection.
         with prefetch.closing(pages):
-            for page in pages:
-                learned = page.my_addresses - mine
-                mine |= page.my_addresses
-                decisions: list[tuple[str, Decision]] = []
-                for record in page.records:
-                    decision = self.classify(record, mine.__contains__, now)
-                    decisions.append((record.source_id, decision))
-                    report.rules[decision.rule] = report.rules.get(decision.rule, 0) + 1
-                    report.counted += decision.counts
+            try:
+                for page in pages:
+                    learned = page.my_addresses - mine
+                    mine |= page.my_addresses
+                    decisions: list[tuple[str, Decision]] = []
+                    for record in page.records:
+                        decision = self.classify(record, mine.__contains__, now)
+                        decisions.append((record.source_id, decision))
+                        report.rules[decision.rule] = report.rules.get(decision.rule, 0) + 1
+                        report.counted += decision.counts
+                    pending.append(_Classified(page, decisions, learned))
+                    pending_records += len(page.records) + len(page.skipped)
+                    report.records += len(page.records)
+                    report.skipped += len(page.skipped)
+                    if progress is not None:
+                        progress(len(page.records) + len(page.skipped))
+                    if self.should_stop():
+                        log.info("%s: stopping after a committed page", name)
+                        break
+                    if (pending_records >= COMMIT_RECORDS
+                            or time.monotonic() - last_commit >= COMMIT_SECONDS):
+                        batch, pending, pending_records = pending, [], 0
+                        self._commit(name, batch, report)
+                        last_commit = time.monotonic()
+            except BaseException:
+                # The pages read before a failure (a dropped connection, Ctrl-C) are good:
+                # keep them, as committing page by page would have, then report the failure.
+                batch, pending = pending, []
+                try:
+                    self._commit(name, batch, report)
+                except Exception:
+                    log.debug("%s: could not store the pages read before a failure", name,
+                              exc_info=True)
+                raise
+            self._commit(name, pending, report)
+
+    def _commit(self, name: str, pages: list[_Classified], report: SyncReport) -> None:
+        """Store classified pages in order, in one transaction."""
+        if not pages:
+            return
+        with self.store.batch():
+            for page, decisions, learned in pages:
                 report.new_contacts += self.store.apply(name, decisions, page.skipped,
                                                         page.cursor, learned,
                                                         removals=page.removals)
-                report.records += len(page.records)
-                report.skipped += len(page.skipped)
-                if progress is not None:
-                    progress(len(page.records) + len(page.skipped))
-                if self.should_stop():
-                    log.info("%s: stopping after a committed page", name)
-                    return
 
     def classify(self, record: Message | Meeting, mine: Callable[[str], bool],
                  now: datetime | None = None) -> Decision:
@@ -155,7 +204,7 @@ class Engine:
 
     def refresh_rhythms(self) -> None:
         """Recompute the inferred rhythm of every person whose contacts changed."""
-        stale = self.store.dirty_rhythms()
+        stale = self.store.dirty_rhythms(at_least=MIN_CONTACT_DAYS)
         if stale:
             self.store.set_rhythms((person_id, infer_rhythm(times)) for person_id, times in stale)
 

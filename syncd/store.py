@@ -25,7 +25,7 @@ import os
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -230,6 +230,8 @@ class Store:
         #: so this saves two statements per participant. Only person_for_address adds to it;
         #: merge_addresses and a rolled-back transaction clear it.
         self._people_by_address: dict[str, tuple[int, bool]] = {}
+        #: Set inside :meth:`batch`: apply() then joins the batch's transaction.
+        self._batched = False
 
     # --- opening -----------------------------------------------------------------------------
 
@@ -301,6 +303,23 @@ class Store:
             self._people_by_address.clear()  # it may name people the rollback removed
             raise
         self._db.execute("COMMIT")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run the :meth:`apply` calls made in the block in ONE transaction, in order.
+
+        One commit for several pages writes each database page touched once instead of once
+        per call: a first sync of 100,000 messages committed page by page (500 messages) spent
+        a quarter of its store time writing the WAL. The result equals the same calls made
+        one by one; an exception rolls the whole batch back (nothing of it was stored, so the
+        next pass reads it again, counting nothing twice).
+        """
+        with self.transaction():
+            self._batched = True
+            try:
+                yield
+            finally:
+                self._batched = False
 
     # --- sources -------------------------------------------------------------------------------
 
@@ -409,7 +428,7 @@ class Store:
         Removals are applied before the page's decisions, so a changed event can be re-listed.
         """
         new_contacts = 0
-        with self.transaction() as db:
+        with nullcontext(self._db) if self._batched else self.transaction() as db:
             db.execute("INSERT OR IGNORE INTO sources(name) VALUES (?)", (source,))
             for address in learned_mine:
                 db.execute("INSERT OR IGNORE INTO my_addresses VALUES (?, ?)",
@@ -606,11 +625,17 @@ class Store:
 
     # --- derived stats ------------------------------------------------------------------------
 
-    def dirty_rhythms(self) -> list[tuple[int, list[int]]]:
-        """Return (person id, sorted counted contact times) for people whose rhythm is stale."""
-        people = [row[0] for row in self._db.execute(
-            "SELECT person_id FROM person_stats WHERE rhythm_dirty = 1")]
-        return [(person_id, self.contact_times(person_id)) for person_id in people]
+    def dirty_rhythms(self, at_least: int = 0) -> list[tuple[int, list[int]]]:
+        """Return (person id, sorted counted contact times) for people whose rhythm is stale.
+
+        People with fewer than ``at_least`` counted contacts get an empty list without a
+        query (a rhythm needs that many contact days, and days <= contacts): after a first
+        sync most people are such one-off correspondents.
+        """
+        people = self._db.execute(
+            "SELECT person_id, interactions FROM person_stats WHERE rhythm_dirty = 1").fetchall()
+        return [(person_id, self.contact_times(person_id) if contacts >= at_least else [])
+                for person_id, contacts in people]
 
     def contact_times(self, person_id: int) -> list[int]:
         """Return the sorted times of every counted contact with a person."""

@@ -95,6 +95,30 @@ def test_a_sync_killed_after_any_page_resumes_to_the_same_database(crash_after):
     assert canonical(store) == canonical(reference)
 
 
+def test_pages_read_before_a_failure_are_kept_with_their_cursor():
+    # Pages are committed together (fewer, larger transactions); a server dying mid-pass
+    # must still leave what was read before it stored, as committing page by page did.
+    store = Store.in_memory()
+    report = engine_for(store).sync("mail", FakeConnector(mail_year(), page_size=7,
+                                                          fail_after_pages=3))
+    assert report.error == "the fake server went away"
+    assert len(store.known_ids("mail")) == 21
+    assert store.cursor("mail") == '{"served": 21}'
+
+
+def test_a_batch_that_fails_to_store_keeps_nothing_of_it():
+    store = Store.in_memory()
+    engine = engine_for(store)
+    engine.sync("mail", FakeConnector(mail_year(10)))
+    before = canonical(store)
+    decision = engine.classify(message("INBOX/new", "zoe@example.com", ["me@example.org"],
+                                       date=START), store.my_addresses().__contains__)
+    with pytest.raises(RuntimeError), store.batch():
+        store.apply("mail", [("INBOX/new", decision)], (), '{"served": 99}')
+        raise RuntimeError("the disk filled up")
+    assert canonical(store) == before
+
+
 def test_an_expired_cursor_runs_a_full_sync_without_double_counting():
     store = Store.in_memory()
     engine = engine_for(store)
