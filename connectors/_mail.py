@@ -128,8 +128,10 @@ def find_blank_line(data: bytes | bytearray, start: int = 0, *, lf: bool = True)
 
 
 def _header_block(raw: bytes) -> tuple[list[bytes], bool]:
-    """Split ``raw`` into header lines (without line breaks) up to the first empty line.
+    """Split ``raw`` into unfolded header lines (no line breaks) up to the first empty line.
 
+    Unfolding is RFC 5322 §2.2.3: a line break followed by a space or tab is removed, so each
+    returned line is one whole field (or a non-field line such as an mbox ``From_`` line).
     Return the lines and whether an empty line ended the block (False: the block was
     truncated, and every line present is used).
     """
@@ -141,8 +143,15 @@ def _header_block(raw: bytes) -> tuple[list[bytes], bool]:
     if lf:
         if b"\r" in block:
             block = block.replace(b"\r\n", b"\n")
-        return block.split(b"\n"), end >= 0
-    return block.split(b"\r"), end >= 0
+        newline = b"\n"
+    else:
+        newline = b"\r"
+    # Done on the whole block, not line by line: most blocks have no folded line at all.
+    if newline + b" " in block:
+        block = block.replace(newline + b" ", b" ")
+    if newline + b"\t" in block:
+        block = block.replace(newline + b"\t", b"\t")
+    return block.split(newline), end >= 0
 
 
 def read_header_bytes(path: str | os.PathLike[str], limit: int = HEADER_LIMIT) -> bytes:
@@ -457,37 +466,15 @@ def _fingerprint(fields: dict[bytes, bytes]) -> str:
 
 
 def _collect_fields(lines: Iterable[bytes]) -> tuple[dict[bytes, bytes], int]:
-    """Unfold header lines and keep the wanted fields; return them and the count of all fields.
+    """Keep the wanted fields of unfolded header lines; return them and the count of all fields.
 
-    Unfolding is RFC 5322 §2.2.3: a line starting with space or tab continues the previous
-    field. The first occurrence of a field wins, except To/Cc/Bcc, whose repeats are joined
-    (RFC 5322 §3.6 allows one of each, but real mail repeats them). Lines that are neither
-    fields nor continuations (an mbox ``From_`` line, junk) are ignored.
+    The first occurrence of a field wins, except To/Cc/Bcc, whose repeats are joined (RFC 5322
+    §3.6 allows one of each, but real mail repeats them). Lines that are not fields (an mbox
+    ``From_`` line, a folded line with nothing to continue, junk) are ignored.
     """
     fields: dict[bytes, bytes] = {}
     field_count = 0
-    current: bytes | None = None
-    parts: list[bytes] = []
-
-    def store() -> None:
-        assert current is not None
-        value = b"".join(parts)
-        previous = fields.get(current)
-        if previous is None:
-            fields[current] = value
-        elif current in _ADDRESS_FIELDS:
-            fields[current] = previous + b"," + value
-
     for line in lines:
-        if not line:
-            continue
-        if line[0] in (0x20, 0x09):
-            if current is not None:
-                parts.append(line)
-            continue
-        if current is not None:
-            store()
-            current = None
         colon = line.find(b":")
         if colon <= 0:
             continue
@@ -497,10 +484,11 @@ def _collect_fields(lines: Iterable[bytes]) -> tuple[dict[bytes, bytes], int]:
             continue
         field_count += 1
         if name in _WANTED:
-            current = name
-            parts = [line[colon + 1 :]]
-    if current is not None:
-        store()
+            previous = fields.get(name)
+            if previous is None:
+                fields[name] = line[colon + 1 :]
+            elif name in _ADDRESS_FIELDS:
+                fields[name] = previous + b"," + line[colon + 1 :]
     return fields, field_count
 
 
@@ -579,9 +567,10 @@ def _build_message(
 
     date_text = text.get(b"date")
     message_id_text = text.get(b"message-id")
+    message_id = _message_id(message_id_text) if message_id_text else None
     return Message(
         source_id=source_id,
-        message_id=_message_id(message_id_text) if message_id_text else None,
+        message_id=message_id,
         date=parse_date(date_text, received=received, now=now) if date_text else None,
         received=received,
         sender=sender,
@@ -590,7 +579,8 @@ def _build_message(
         bcc=bcc,
         folder_role=role,
         headers=headers,
-        fingerprint=_fingerprint(fields),
+        # Only a message without a Message-ID needs it (its dedupe key, syncd.rules).
+        fingerprint="" if message_id else _fingerprint(fields),
     )
 
 

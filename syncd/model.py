@@ -68,7 +68,8 @@ class Message:
     folder_role: Role = Role.OTHER
     #: Only the classification headers, lower-case names (see connectors._mail.RULE_HEADERS).
     headers: Mapping[str, str] = field(default_factory=dict)
-    #: Stable hash of the identifying headers, used as dedupe key when Message-ID is missing.
+    #: Stable hash of the identifying headers, the dedupe key when Message-ID is missing
+    #: (connectors may leave it empty when there is a Message-ID).
     fingerprint: str = ""
 
 

@@ -173,7 +173,8 @@ def classify_message(message: Message, mine: Callable[[str], bool], rules: Rules
                            if not mine(a.email))
     else:
         candidates = (sender,) if sender is not None else ()
-    allowed = tuple(a for a in candidates if not rules.ignore.matches(a.email))
+    allowed = (tuple(a for a in candidates if not rules.ignore.matches(a.email))
+               if rules.ignore else candidates)
     if candidates and not allowed:
         return verdict(False, "ignored", "matched [rules].ignore")
     if not candidates:

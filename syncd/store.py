@@ -163,6 +163,51 @@ _LAST_COLUMN = {
     Direction.MANUAL: "last_manual",
 }
 
+# Adds a person's summed new contacts to person_stats: the last_* columns and first_contact
+# keep the later (earlier) of the stored and the new time; NULL means "none yet" on both sides.
+_ADD_STATS = (
+    "INSERT INTO person_stats(person_id, last_outgoing, last_incoming, last_meeting, "
+    "last_manual, last_contact, first_contact, interactions, rhythm_dirty) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT(person_id) DO UPDATE SET "
+    + ", ".join(f"{column} = coalesce(max({column}, excluded.{column}), {column}, "
+                f"excluded.{column})" for column in (*_LAST_COLUMN.values(), "last_contact"))
+    + ", first_contact = coalesce(min(first_contact, excluded.first_contact), first_contact, "
+    "excluded.first_contact), interactions = interactions + excluded.interactions, "
+    "rhythm_dirty = 1"
+)
+#: Keys per ``IN (...)`` lookup: well under SQLite's 999 variables of old builds.
+_LOOKUP_CHUNK = 500
+_STATS_INDEX = {direction: index for index, direction in enumerate(_LAST_COLUMN)}
+
+
+class _Links:
+    """What one page adds: contact rows to insert, and counted contacts summed per person.
+
+    ``stats`` maps a person id to ([last_outgoing, last_incoming, last_meeting, last_manual],
+    [last_contact, first_contact, count]): the columns of :data:`_ADD_STATS` in order.
+    """
+
+    __slots__ = ("contacts", "stats")
+
+    def __init__(self) -> None:
+        self.contacts: list[tuple[int, int, int | None, str | None, int]] = []
+        self.stats: dict[int, tuple[list[int | None], list[int]]] = {}
+
+    def count(self, person_id: int, direction: Direction, at: int) -> None:
+        entry = self.stats.get(person_id)
+        if entry is None:
+            entry = self.stats[person_id] = ([None, None, None, None], [at, at, 0])
+        lasts, totals = entry
+        index = _STATS_INDEX[direction]
+        last = lasts[index]
+        if last is None or at > last:
+            lasts[index] = at
+        if at > totals[0]:
+            totals[0] = at
+        if at < totals[1]:
+            totals[1] = at
+        totals[2] += 1
+
 
 def to_epoch(moment: datetime | None) -> int | None:
     """Return whole UTC seconds for an aware datetime (None stays None)."""
@@ -437,6 +482,7 @@ class Store:
                 self._remove_upcoming(source, removal)
             has_skips = db.execute("SELECT 1 FROM skips WHERE source = ? LIMIT 1",
                                    (source,)).fetchone() is not None
+            stored: list[tuple[str, Decision]] = []
             for source_id, decision in decisions:
                 if has_skips:
                     db.execute("DELETE FROM skips WHERE source = ? AND source_id = ?",
@@ -447,10 +493,27 @@ class Store:
                     if decision.rule == "upcoming":
                         self._add_upcoming(source, source_id, decision)
                         continue
-                interaction_id, created = self._upsert_interaction(decision)
-                db.execute("INSERT OR REPLACE INTO observations VALUES (?, ?, ?)",
-                           (source, source_id, interaction_id))
-                new_contacts += self._link_people(interaction_id, decision, created)
+                stored.append((source_id, decision))
+            # The page's rows are resolved and written a statement per table (executemany,
+            # half the cost of one execute per row), contact stats summed per person first
+            # (commutative: max/min/+1). Its interactions and people are looked up and created
+            # first, so the loop below only hits the address cache.
+            identities = self._interaction_ids([decision for _, decision in stored])
+            self._resolve_people(address for _, decision in stored
+                                 for address in decision.participants)
+            links = _Links()
+            observations: list[tuple[str, str, int]] = []
+            for (source_id, decision), (interaction_id, created) in zip(stored, identities,
+                                                                        strict=True):
+                observations.append((source, source_id, interaction_id))
+                if not created:
+                    # An earlier record of this page (a copy in another folder) may have
+                    # linked it: write the gathered contacts before looking.
+                    self._write_contacts(links)
+                new_contacts += self._link_people(interaction_id, decision, created, links)
+            db.executemany("INSERT OR REPLACE INTO observations VALUES (?, ?, ?)", observations)
+            self._write_contacts(links)
+            self._write_stats(links.stats)
             for skip in skipped:
                 db.execute("INSERT OR REPLACE INTO skips VALUES (?, ?, ?)",
                            (source, skip.source_id, skip.reason))
@@ -545,6 +608,92 @@ class Store:
                 result[person_id] = datetime.fromtimestamp(start, UTC)
         return result
 
+    def _interaction_ids(self, decisions: Sequence[Decision]) -> list[tuple[int, bool]]:
+        """Return (interaction id, whether created now) per decision, in order.
+
+        Like :meth:`_upsert_interaction` for each decision in turn (a key seen twice is created
+        once; a counting copy upgrades a non-counting one), in one lookup per 500 keys and one
+        insert for all new ones. Ids are given here, which is safe inside the write
+        transaction ``apply`` holds.
+        """
+        if not decisions:
+            return []
+        known: dict[str, list[int]] = {}  # key -> [id, counts]
+        keys = list({decision.dedupe_key: None for decision in decisions})
+        for offset in range(0, len(keys), _LOOKUP_CHUNK):
+            chunk = keys[offset:offset + _LOOKUP_CHUNK]
+            for interaction_id, key, counts in self._db.execute(
+                    "SELECT id, key, counts FROM interactions WHERE key IN "
+                    f"({','.join('?' * len(chunk))})", chunk):
+                known[key] = [interaction_id, counts]
+        next_id = int(self._db.execute(
+            "SELECT coalesce(max(id), 0) FROM interactions").fetchone()[0]) + 1
+        created: list[tuple[object, ...]] = []
+        upgraded: list[tuple[object, ...]] = []
+        result: list[tuple[int, bool]] = []
+        for decision in decisions:
+            values = (to_epoch(decision.at),
+                      decision.direction.value if decision.direction else None,
+                      int(decision.counts), decision.rule, decision.reason)
+            entry = known.get(decision.dedupe_key)
+            if entry is None:
+                known[decision.dedupe_key] = [next_id, int(decision.counts)]
+                created.append((next_id, decision.dedupe_key, *values))
+                result.append((next_id, True))
+                next_id += 1
+                continue
+            if decision.counts and not entry[1]:
+                # Seen before where it did not count (e.g. a copy in Junk); this copy does.
+                entry[1] = 1
+                upgraded.append((*values, entry[0]))
+            result.append((entry[0], False))
+        self._db.executemany("INSERT INTO interactions(id, key, at, direction, counts, rule, "
+                             "reason) VALUES (?, ?, ?, ?, ?, ?, ?)", created)
+        self._db.executemany("UPDATE interactions SET at = ?, direction = ?, counts = ?, "
+                             "rule = ?, reason = ? WHERE id = ?", upgraded)
+        return result
+
+    def _resolve_people(self, addresses: Iterable[Address]) -> None:
+        """Put every one of ``addresses`` in the address cache, as :meth:`person_for_address`
+        would one by one (new people named after the first display name seen), in one lookup
+        per 500 addresses and one insert per table for the new ones."""
+        wanted: dict[str, str] = {}  # address -> the first display name seen ('' if none)
+        for address in addresses:
+            cached = self._people_by_address.get(address.email)
+            if cached is not None and (cached[1] or not address.name):
+                continue
+            if not wanted.get(address.email):
+                wanted[address.email] = address.name
+        if not wanted:
+            return
+        emails = list(wanted)
+        found: dict[str, tuple[int, bool]] = {}
+        for offset in range(0, len(emails), _LOOKUP_CHUNK):
+            chunk = emails[offset:offset + _LOOKUP_CHUNK]
+            for email, person_id, named in self._db.execute(
+                    "SELECT address, person_id, name != '' FROM addresses JOIN people ON "
+                    f"people.id = person_id WHERE address IN ({','.join('?' * len(chunk))})",
+                    chunk):
+                found[email] = (person_id, bool(named))
+        renamed = [(wanted[email], person_id) for email, (person_id, named) in found.items()
+                   if not named and wanted[email]]
+        self._db.executemany("UPDATE people SET name = ? WHERE id = ? AND name = ''", renamed)
+        next_id = int(self._db.execute(
+            "SELECT coalesce(max(id), 0) FROM people").fetchone()[0]) + 1
+        people: list[tuple[int, str]] = []
+        for email, name in wanted.items():
+            if email in found:
+                person_id, named = found[email]
+                self._people_by_address[email] = (person_id, named or bool(name))
+            else:
+                people.append((next_id, name))
+                self._people_by_address[email] = (next_id, bool(name))
+                next_id += 1
+        self._db.executemany("INSERT INTO people(id, name) VALUES (?, ?)", people)
+        self._db.executemany("INSERT INTO addresses VALUES (?, ?)",
+                             [(email, self._people_by_address[email][0])
+                              for email in wanted if email not in found])
+
     def _upsert_interaction(self, decision: Decision) -> tuple[int, bool]:
         """Return (interaction id, whether it was created now) for the decision's dedupe key."""
         values = (to_epoch(decision.at), decision.direction.value if decision.direction else None,
@@ -564,7 +713,13 @@ class Store:
                              "rule = ?, reason = ? WHERE id = ?", (*values, interaction_id))
         return int(interaction_id), False
 
-    def _link_people(self, interaction_id: int, decision: Decision, created: bool) -> int:
+    def _link_people(self, interaction_id: int, decision: Decision, created: bool,
+                     links: _Links) -> int:
+        """Link the decision's participants to the interaction; return new counted contacts.
+
+        Contacts of a new interaction and every counted contact's stats are gathered in
+        ``links`` (written by :meth:`_write_contacts` and :meth:`_write_stats`).
+        """
         counted = {address.email for address in decision.counted}
         at = to_epoch(decision.at)
         direction = decision.direction.value if decision.direction else None
@@ -577,8 +732,7 @@ class Store:
                 "SELECT counts FROM contacts WHERE interaction_id = ? AND person_id = ?",
                 (interaction_id, person_id)).fetchone()
             if existing is None:
-                self._db.execute("INSERT INTO contacts VALUES (?, ?, ?, ?, ?)",
-                                 (interaction_id, person_id, at, direction, int(counts)))
+                links.contacts.append((interaction_id, person_id, at, direction, int(counts)))
             elif counts and not existing[0]:
                 self._db.execute("UPDATE contacts SET at = ?, direction = ?, counts = 1 "
                                  "WHERE interaction_id = ? AND person_id = ?",
@@ -586,20 +740,25 @@ class Store:
             else:
                 continue
             if counts and decision.direction is not None and at is not None:
-                self._count_contact(person_id, decision.direction, at)
+                links.count(person_id, decision.direction, at)
                 new += 1
         return new
 
+    def _write_contacts(self, links: _Links) -> None:
+        if links.contacts:
+            self._db.executemany("INSERT INTO contacts VALUES (?, ?, ?, ?, ?)", links.contacts)
+            links.contacts.clear()
+
+    def _write_stats(self, stats: Mapping[int, tuple[list[int | None], list[int]]]) -> None:
+        """Add summed counted contacts (see :class:`_Links`) to ``person_stats``."""
+        if stats:
+            self._db.executemany(_ADD_STATS, [(person_id, *lasts, *totals)
+                                              for person_id, (lasts, totals) in stats.items()])
+
     def _count_contact(self, person_id: int, direction: Direction, at: int) -> None:
-        column = _LAST_COLUMN[direction]
-        self._db.execute(
-            f"INSERT INTO person_stats(person_id, {column}, last_contact, first_contact, "
-            "interactions, rhythm_dirty) VALUES (?, ?, ?, ?, 1, 1) "
-            f"ON CONFLICT(person_id) DO UPDATE SET {column} = max(coalesce({column}, 0), ?), "
-            "last_contact = max(coalesce(last_contact, 0), ?), "
-            "first_contact = min(coalesce(first_contact, ?), ?), "
-            "interactions = interactions + 1, rhythm_dirty = 1",
-            (person_id, at, at, at, at, at, at, at))
+        links = _Links()
+        links.count(person_id, direction, at)
+        self._write_stats(links.stats)
 
     def person_for_address(self, address: Address) -> int:
         """Return the person id for ``address``, creating a person named after it if new.

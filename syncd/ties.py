@@ -61,6 +61,8 @@ def infer_rhythm(contact_times: Sequence[int]) -> float | None:
     Takes contact times (epoch seconds). Gaps are measured between distinct contact days; the
     rhythm is their 80th percentile (most contacts came sooner than that), clamped to 1w..1y.
     """
+    if len(contact_times) < MIN_CONTACT_DAYS:
+        return None  # fewer contacts than the days needed (most people after a first sync)
     days = sorted({moment // 86400 for moment in contact_times})
     if len(days) < MIN_CONTACT_DAYS:
         return None

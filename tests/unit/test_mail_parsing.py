@@ -68,7 +68,8 @@ def test_crlf_lf_and_cr_only_line_endings_read_the_same_message(newline: bytes) 
     assert message.cc == (Address("dave@example.com", "Dave"),)
     assert message.date == datetime(2024, 3, 1, 9, 0, tzinfo=UTC)
     assert message.message_id == "lunch-1@example.org"
-    assert message.fingerprint == parse(block(BASIC, b"\n")).fingerprint
+    without_id = [line for line in BASIC if not line.startswith(b"Message-ID")]
+    assert parse(block(without_id, newline)).fingerprint == parse(block(without_id)).fingerprint
 
 
 def test_headers_end_at_the_first_empty_line_so_body_lines_are_never_read() -> None:
