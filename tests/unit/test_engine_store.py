@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import stat
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from syncd.engine import Engine
 from syncd.errors import StoreTooNew
-from syncd.model import Role
+from syncd.model import Address, Role
 from syncd.rules import Rules
 from syncd.store import Store
 from syncd.testing import FakeConnector, database_content, message
@@ -178,6 +179,23 @@ def test_merging_addresses_of_one_person_merges_their_history():
     assert bob.name == "Bob" and bob.interactions == 2
     assert bob.last_contact == START + timedelta(days=3)
     assert set(bob.addresses) == {"bob@home.example", "bob@work.example"}
+
+
+@pytest.mark.parametrize("page_size", [1, 10], ids=["page by page", "in one page"])
+def test_a_person_is_named_after_the_first_display_name_seen(page_size):
+    store = Store.in_memory()
+    engine = engine_for(store)
+    sent = [message(f"Sent/{i}", "me@example.org", ["erin@example.com"], role=Role.SENT,
+                    date=START + timedelta(days=i)) for i in range(2)]
+    named = [replace(message(f"INBOX/{i}", "erin@example.com", ["me@example.org"],
+                             date=START + timedelta(days=5 + i)),
+                     sender=Address("erin@example.com", name)) for i, name in
+             enumerate(["Erin Example", "Erin E."])]
+    engine.sync("mail", FakeConnector([*sent, *named], page_size=page_size))
+    [erin] = store.counted_people()
+    assert erin.name == "Erin Example" and erin.interactions == 4
+    assert erin.first_contact == START and erin.last_contact == START + timedelta(days=6)
+    assert erin.last_outgoing == START + timedelta(days=1)
 
 
 def test_rhythm_is_inferred_from_a_persons_own_gaps():
