@@ -4,6 +4,11 @@ Two fixtures: ``dovecot_plain`` (``ssl = no``) and ``dovecot_tls`` (``ssl = requ
 certificate signed by a throw-away CA made here with ``cryptography``). Any user name logs in
 with :data:`PASSWORD` (a static passdb), and every user has its own Maildir, so each test takes
 a fresh user (:meth:`Dovecot.new_user`) and never sees another test's mail.
+
+The fixtures always store mail as Maildir (tests write message files straight into it, see
+:meth:`Dovecot.maildir`). :func:`running_dovecot` can also use Dovecot's own ``sdbox`` or
+``mdbox`` formats (see :data:`MAIL_FORMATS`), as ``bench/imap_bench.py --mail-format`` does;
+mail gets into those only through Dovecot (IMAP APPEND, or :meth:`Dovecot.import_maildir`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,9 @@ import pytest
 #: The one password every test user has; tests grep logs and output for it.
 PASSWORD = "Qz7-syncd-test-pw-4Kx"
 _users = itertools.count(1)
+
+#: Storage formats :func:`running_dovecot` can serve mail from (Dovecot ``mail_location`` drivers).
+MAIL_FORMATS = ("maildir", "sdbox", "mdbox")
 
 
 def free_port() -> int:
@@ -105,11 +113,16 @@ class Certificates:
 
 @dataclass
 class Dovecot:
-    """One running Dovecot in its own temporary directory."""
+    """One running Dovecot in its own temporary directory.
+
+    ``mail_format`` is the storage format of every user's mail (one of :data:`MAIL_FORMATS`);
+    each user's mail lives in :meth:`mail_root`, which is also the user's home.
+    """
 
     root: Path
     port: int
     certificates: Certificates | None = None
+    mail_format: str = "maildir"
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -167,8 +180,54 @@ class Dovecot:
         """Return a user name no test has used in this session (its mailbox starts empty)."""
         return f"{prefix}{next(_users)}"
 
-    def maildir(self, user: str) -> Path:
+    def mail_root(self, user: str) -> Path:
+        """The directory holding all of ``user``'s mail and indexes, in any format.
+
+        Maildir: INBOX's ``cur``/``new``, ``.Folder`` subdirectories (Maildir++), each with
+        its ``dovecot.index*`` files. sdbox/mdbox: ``mailboxes/NAME/dbox-Mails/`` holds the
+        folder's ``dovecot.index*`` files (and for sdbox one ``u.UID`` file per message);
+        mdbox keeps the messages of all folders in ``storage/m.N`` files. Dovecot creates it
+        at the user's first login.
+        """
         return self.root / "mail" / user
+
+    def maildir(self, user: str) -> Path:
+        """``user``'s Maildir, to write message files into (Maildir format only)."""
+        if self.mail_format != "maildir":
+            raise ValueError(f"{self.mail_format} storage has no Maildir; use import_maildir")
+        return self.mail_root(user)
+
+    def scratch_maildir(self, user: str) -> Path:
+        """A Maildir for ``user`` outside the mail location, to build mail for
+        :meth:`import_maildir` (message files in ``cur``, ``.Folder`` for other folders)."""
+        return self.root / "import" / user
+
+    def doveadm(self, *arguments: str, options: dict[str, str] | None = None) -> str:
+        """Run ``doveadm -c <this config> [-o key=value...] ARGUMENTS``; return its output.
+
+        ``options`` override settings for this doveadm only (``-o``), not for the server.
+        With ``-u USER`` doveadm works on that user's mail in-process, as the mail user.
+        Raises :class:`RuntimeError` with doveadm's error output if it fails.
+        """
+        overrides = [f"-o{key}={value}" for key, value in (options or {}).items()]
+        done = subprocess.run(["doveadm", "-c", str(self.config), *overrides, *arguments],
+                              capture_output=True, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            raise RuntimeError(f"doveadm {' '.join(arguments)} failed ({done.returncode}):\n"
+                               + done.stderr.decode(errors="replace"))
+        return done.stdout.decode(errors="replace")
+
+    def import_maildir(self, user: str, source: Path) -> None:
+        """Copy every message of the Maildir ``source`` (e.g. :meth:`scratch_maildir`) into
+        ``user``'s mail, in any format: same folder names, flags and order, new UIDs in order.
+
+        ``doveadm import`` reads the Maildir as the mail user (``source`` is chowned to it
+        first); saves are not fsynced (``mail_fsync=never``: a crash loses only test data).
+        Appends to folders that already hold mail. ``source`` is left as it was.
+        """
+        self.chown_mail(source)
+        self.doveadm("import", "-u", user, f"maildir:{source}", "", "all",
+                     options={"mail_fsync": "never"})
 
     def client(self, user: str):  # -> imapclient.IMAPClient (typed loosely: tests only)
         """A logged-in imapclient connection for setting up mail (the test's own client)."""
@@ -234,7 +293,8 @@ tls = "none"
                 os.chown(os.path.join(directory, name), entry.pw_uid, entry.pw_gid)
 
 
-def _config_text(root: Path, port: int, certificates: Certificates | None) -> str:
+def _config_text(root: Path, port: int, certificates: Certificates | None,
+                 mail_format: str = "maildir") -> str:
     if os.geteuid() == 0:
         internal, login, mail_user = "dovecot", "dovenull", "dovecot"
     else:  # unprivileged: everything runs as the current user
@@ -257,7 +317,7 @@ auth_mechanisms = plain login
 # Tests try wrong passwords on purpose: no 2 s failure delay, no anvil penalty for loopback.
 auth_failure_delay = 0
 login_trusted_networks = 127.0.0.1/32
-mail_location = maildir:{root}/mail/%u
+mail_location = {mail_format}:{root}/mail/%u
 default_internal_user = {internal}
 default_login_user = {login}
 first_valid_uid = 1
@@ -307,8 +367,14 @@ namespace inbox {{
 
 
 @contextlib.contextmanager
-def running_dovecot(*, tls: bool) -> Iterator[Dovecot]:
-    """Start a Dovecot in a fresh world-traversable temporary directory; stop and remove it."""
+def running_dovecot(*, tls: bool, mail_format: str = "maildir") -> Iterator[Dovecot]:
+    """Start a Dovecot in a fresh world-traversable temporary directory; stop and remove it.
+
+    ``mail_format`` (one of :data:`MAIL_FORMATS`) is how it stores every user's mail; the
+    default Maildir is what the tests use and write into directly.
+    """
+    if mail_format not in MAIL_FORMATS:
+        raise ValueError(f"mail_format must be one of {MAIL_FORMATS}, not {mail_format!r}")
     if shutil.which("dovecot") is None:
         pytest.skip("dovecot is not installed (Debian: dovecot-imapd; scripts/test installs it)")
     root = Path(tempfile.mkdtemp(prefix="syncd-dovecot-"))
@@ -317,9 +383,9 @@ def running_dovecot(*, tls: bool) -> Iterator[Dovecot]:
         for sub in ("run", "state", "mail"):
             (root / sub).mkdir(mode=0o755)
         certificates = Certificates.make(root) if tls else None
-        server = Dovecot(root, free_port(), certificates)
+        server = Dovecot(root, free_port(), certificates, mail_format)
         server.chown_mail(root / "mail")
-        server.config.write_text(_config_text(root, server.port, certificates))
+        server.config.write_text(_config_text(root, server.port, certificates, mail_format))
         server.start()
         try:
             yield server
