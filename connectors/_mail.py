@@ -26,7 +26,6 @@ import hashlib
 import os
 import re
 import unicodedata
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
@@ -74,7 +73,7 @@ HEADER_LIMIT = 256 * 1024
 _READ_CHUNK = 8 * 1024
 _ADDRESS_FIELDS = frozenset({b"to", b"cc", b"bcc"})
 _WANTED = frozenset(name.encode("ascii") for name in (*FETCH_HEADERS, GMAIL_LABELS_HEADER))
-_RULE_HEADER_BYTES = tuple(name.encode("ascii") for name in RULE_HEADERS)
+_RULE_HEADER_NAMES = {name.encode("ascii"): name for name in RULE_HEADERS}
 #: Rule header values are kept for the classifier only; this bounds a hostile header's size.
 _RULE_VALUE_LIMIT = 2000
 _ARCHIVE_AT = re.compile(r"([\w.+-]+) at ([\w-]+(?:\.[\w-]+)+)")
@@ -127,31 +126,20 @@ def find_blank_line(data: bytes | bytearray, start: int = 0, *, lf: bool = True)
     return -1, -1
 
 
-def _header_block(raw: bytes) -> tuple[list[bytes], bool]:
-    """Split ``raw`` into unfolded header lines (no line breaks) up to the first empty line.
+def _header_text(raw: bytes) -> bytes:
+    """Return the header block at the start of ``raw`` (up to its empty line) as LF text.
 
-    Unfolding is RFC 5322 §2.2.3: a line break followed by a space or tab is removed, so each
-    returned line is one whole field (or a non-field line such as an mbox ``From_`` line).
-    Return the lines and whether an empty line ended the block (False: the block was
-    truncated, and every line present is used).
+    CRLF becomes LF; bare-CR text (no LF at all) has its CRs turned into LFs. A block with no
+    empty line (truncated) is returned whole: every line present is used.
     """
     lf = uses_lf_line_endings(raw)
     if raw.startswith(b"\n" if lf else b"\r") or (lf and raw.startswith(b"\r\n")):
-        return [], True
+        return b""
     end, _ = find_blank_line(raw, 0, lf=lf)
     block = raw if end < 0 else raw[:end]
-    if lf:
-        if b"\r" in block:
-            block = block.replace(b"\r\n", b"\n")
-        newline = b"\n"
-    else:
-        newline = b"\r"
-    # Done on the whole block, not line by line: most blocks have no folded line at all.
-    if newline + b" " in block:
-        block = block.replace(newline + b" ", b" ")
-    if newline + b"\t" in block:
-        block = block.replace(newline + b"\t", b"\t")
-    return block.split(newline), end >= 0
+    if not lf:
+        return block.replace(b"\r", b"\n")
+    return block.replace(b"\r\n", b"\n") if b"\r" in block else block
 
 
 def read_header_bytes(path: str | os.PathLike[str], limit: int = HEADER_LIMIT) -> bytes:
@@ -465,31 +453,33 @@ def _fingerprint(fields: dict[bytes, bytes]) -> str:
     return digest.hexdigest()
 
 
-def _collect_fields(lines: Iterable[bytes]) -> tuple[dict[bytes, bytes], int]:
-    """Keep the wanted fields of unfolded header lines; return them and the count of all fields.
+#: One header field (RFC 5322 §2.2): a name at the start of a line, optional whitespace
+#: before the colon (obsolete syntax, §4.5.3), and the value with its folded continuation
+#: lines (§2.2.3: a line starting with space or tab continues the field above). A line that is
+#: neither (an mbox ``From_`` line, junk, a continuation with no field above) matches nothing.
+_FIELD = re.compile(rb"^([^\s:]+)[ \t]*:([^\n]*(?:\n[ \t][^\n]*)*)", re.MULTILINE)
+
+
+def _collect_fields(block: bytes) -> tuple[dict[bytes, bytes], int]:
+    """Keep the wanted fields of an LF header block, unfolded; return them and the count of
+    all fields.
 
     The first occurrence of a field wins, except To/Cc/Bcc, whose repeats are joined (RFC 5322
-    §3.6 allows one of each, but real mail repeats them). Lines that are not fields (an mbox
-    ``From_`` line, a folded line with nothing to continue, junk) are ignored.
+    §3.6 allows one of each, but real mail repeats them).
     """
     fields: dict[bytes, bytes] = {}
-    field_count = 0
-    for line in lines:
-        colon = line.find(b":")
-        if colon <= 0:
-            continue
-        # RFC 5322 §4.5.3 (obsolete syntax) allows whitespace between the name and the colon.
-        name = line[:colon].rstrip().lower()
-        if not name or b" " in name or b"\t" in name:
-            continue
-        field_count += 1
+    matches = _FIELD.findall(block)
+    for name, value in matches:
+        name = name.lower()
         if name in _WANTED:
+            if b"\n" in value:
+                value = value.replace(b"\n", b"")  # unfold: only folds hold a line break
             previous = fields.get(name)
             if previous is None:
-                fields[name] = line[colon + 1 :]
+                fields[name] = value
             elif name in _ADDRESS_FIELDS:
-                fields[name] = previous + b"," + line[colon + 1 :]
-    return fields, field_count
+                fields[name] = previous + b"," + value
+    return fields, len(matches)
 
 
 def parse_header_block(
@@ -513,8 +503,7 @@ def parse_header_block(
     can be read: ``"no header block"`` or ``"no From and no recipients"``.
     """
     try:
-        lines, _complete = _header_block(raw)
-        fields, field_count = _collect_fields(lines)
+        fields, field_count = _collect_fields(_header_text(raw))
     except Exception as error:  # defensive: byte slicing should not fail, but never escape
         raise Unreadable(f"header block cannot be split ({type(error).__name__})") from error
     if field_count == 0:
@@ -550,16 +539,16 @@ def _build_message(
         raise Unreadable("no From and no recipients")
 
     headers: dict[str, str] = {}
-    for name_bytes in _RULE_HEADER_BYTES:
-        value = text.get(name_bytes)
-        if value is None:
+    for name_bytes, value in text.items():
+        name = _RULE_HEADER_NAMES.get(name_bytes)
+        if name is None:
             continue
-        if name_bytes == b"content-type":
+        if name == "content-type":
             value = _content_type(value)
         if value:
             # Kept verbatim: "Return-Path: <>" is the null reverse path of a bounce
             # (RFC 5321 §4.4), a value the rules must be able to see.
-            headers[name_bytes.decode("ascii")] = value[:_RULE_VALUE_LIMIT]
+            headers[name] = value[:_RULE_VALUE_LIMIT]
 
     role = folder_role
     if gmail_labels and b"x-gmail-labels" in text:

@@ -137,7 +137,8 @@ class Engine:
             pages = iter(connector.pull(cursor, known))
         # Pages are classified as they come and committed together (Store.batch) once they
         # hold COMMIT_RECORDS records or COMMIT_SECONDS passed since the last commit: one
-        # commit per 500-message page made WAL writes a quarter of a first sync's store time.
+        # commit per 500-message page made WAL writes a quarter of a first sync's store time
+        # (1.65 s of 6.1 s at 100,000 messages; 0.2 s in 7 commits of 20,000).
         # No transaction stays open while the next page is awaited (a slow server must not
         # hold the write lock other syncd commands wait on).
         pending: list[_Classified] = []

@@ -322,6 +322,9 @@ class Store:
             if self.path is not None:
                 self._db.execute("PRAGMA journal_mode = WAL")
             self._db.execute("PRAGMA synchronous = NORMAL")
+            # 8 MB of page cache instead of 2: a first sync's index inserts then mostly hit
+            # memory (~8% faster at 100,000 messages; more bought nothing measurable).
+            self._db.execute("PRAGMA cache_size = -8000")
             self._db.execute("PRAGMA foreign_keys = OFF")
             for number in range(version, SCHEMA_VERSION):
                 with self.transaction():
