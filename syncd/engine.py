@@ -8,6 +8,8 @@ source is recorded for ``syncd status`` and never stops the others.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import time
 from collections.abc import Callable, Container, Iterator
@@ -31,6 +33,8 @@ ProgressCallback = Callable[[int], None]
 COMMIT_RECORDS = 5000
 #: ... or once this many seconds passed since its last commit (a crash loses no more).
 COMMIT_SECONDS = 1.0
+#: Allocations between young-generation collections during a pass (see _fewer_collections).
+GEN0_THRESHOLD = 50_000
 
 
 @dataclass(slots=True)
@@ -68,6 +72,25 @@ class _KnownIds(Container[str]):
         if self._ids is None:
             self._ids = self._store.known_ids(self._source)
         return source_id in self._ids
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the block with the cyclic garbage collector's youngest generation collected
+    every GEN0_THRESHOLD allocations instead of every 700.
+
+    A pass allocates millions of short-lived tuples, records and decisions (freed by their
+    reference counts, not by the collector) while pages in flight keep thousands alive, which
+    every young collection walks again: ~7% of a first sync's CPU time in this process and
+    in the prefetch child, which is forked inside the block and inherits it. Nothing a pass
+    makes is cyclic, so memory stays the same (measured). The old thresholds come back after.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(GEN0_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 class Engine:
@@ -122,6 +145,12 @@ class Engine:
 
     def _pass(self, name: str, connector: Connector, cursor: str | None, report: SyncReport,
               progress: ProgressCallback | None, *, reread: bool = False) -> None:
+        with _fewer_collections():
+            self._pass_records(name, connector, cursor, report, progress, reread=reread)
+
+    def _pass_records(self, name: str, connector: Connector, cursor: str | None,
+                      report: SyncReport, progress: ProgressCallback | None, *,
+                      reread: bool = False) -> None:
         mine = self.store.my_addresses()
         known: Container[str] = frozenset() if reread else _KnownIds(self.store, name)
         now = self.clock()
@@ -205,7 +234,8 @@ class Engine:
 
     def refresh_rhythms(self) -> None:
         """Recompute the inferred rhythm of every person whose contacts changed."""
-        stale = self.store.dirty_rhythms(at_least=MIN_CONTACT_DAYS)
+        self.store.clear_rhythms(fewer_contacts_than=MIN_CONTACT_DAYS)
+        stale = self.store.dirty_rhythms()
         if stale:
             self.store.set_rhythms((person_id, infer_rhythm(times)) for person_id, times in stale)
 

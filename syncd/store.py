@@ -787,17 +787,22 @@ class Store:
 
     # --- derived stats ------------------------------------------------------------------------
 
-    def dirty_rhythms(self, at_least: int = 0) -> list[tuple[int, list[int]]]:
-        """Return (person id, sorted counted contact times) for people whose rhythm is stale.
+    def clear_rhythms(self, fewer_contacts_than: int) -> None:
+        """Settle the stale rhythm of everyone with fewer counted contacts than given as none.
 
-        People with fewer than ``at_least`` counted contacts get an empty list without a
-        query (a rhythm needs that many contact days, and days <= contacts): after a first
-        sync most people are such one-off correspondents.
+        One statement for what is, after a first sync, most people (one-off correspondents):
+        a rhythm needs that many contact days, and days <= contacts.
         """
-        people = self._db.execute(
-            "SELECT person_id, interactions FROM person_stats WHERE rhythm_dirty = 1").fetchall()
-        return [(person_id, self.contact_times(person_id) if contacts >= at_least else [])
-                for person_id, contacts in people]
+        with self.transaction():
+            self._db.execute("UPDATE person_stats SET inferred_days = NULL, rhythm_dirty = 0 "
+                             "WHERE rhythm_dirty = 1 AND interactions < ?",
+                             (fewer_contacts_than,))
+
+    def dirty_rhythms(self) -> list[tuple[int, list[int]]]:
+        """Return (person id, sorted counted contact times) for people whose rhythm is stale."""
+        people = [row[0] for row in self._db.execute(
+            "SELECT person_id FROM person_stats WHERE rhythm_dirty = 1")]
+        return [(person_id, self.contact_times(person_id)) for person_id in people]
 
     def contact_times(self, person_id: int) -> list[int]:
         """Return the sorted times of every counted contact with a person."""
