@@ -34,13 +34,14 @@ def sync_lines(log: Path) -> list[str]:
     return [line for line in log.read_text().splitlines() if "syncd.engine: work:" in line]
 
 
-def wait_until(condition, timeout: float, what: str) -> None:
+def wait_until(condition, timeout: float, what: str, log: Path | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
             return
         time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    shown = f"; the daemon's log:\n{log.read_text()}" if log is not None else ""
+    raise AssertionError(f"timed out waiting for {what}{shown}")
 
 
 def test_new_inbox_mail_is_synced_within_seconds_not_on_the_hourly_interval(
@@ -53,18 +54,23 @@ def test_new_inbox_mail_is_synced_within_seconds_not_on_the_hourly_interval(
     daemon = start_daemon(config, log, NOTIFY_SOCKET=str(notify_socket.path))
     try:
         notify_socket.wait_for("READY", "1")
-        wait_until(lambda: len(sync_lines(log)) == 1, 20, "the first sync")
+        # ">= 1": the IDLE watcher also wakes when its connection is lost (by design: a sync
+        # tells what happened), and such a quick no-op sync must not make the wait miss the
+        # moment there was exactly one.
+        wait_until(lambda: len(sync_lines(log)) >= 1, 20, "the first sync", log)
         assert "1 records read" in sync_lines(log)[0]
         # The first sync's login and the IDLE connection's login (Dovecot logs each one).
         wait_until(lambda: dovecot_plain.log().count(f"Login: user=<{user}>") >= 2, 20,
-                   "the IDLE connection")
+                   "the IDLE connection", log)
         time.sleep(0.5)  # from LOGIN to IDLE: an EXAMINE and the IDLE command
 
+        before = len(sync_lines(log))
         client.append("INBOX", message(2, "new@example.com"))
         delivered = time.monotonic()
-        wait_until(lambda: len(sync_lines(log)) == 2, 10, "a sync after the new mail")
+        wait_until(lambda: any("1 records read, 1 counted, 1 new contacts" in line
+                               for line in sync_lines(log)[before:]), 10,
+                   "a sync that reads the new mail", log)
         assert time.monotonic() - delivered < 10
-        assert "1 records read, 1 counted, 1 new contacts" in sync_lines(log)[1], log.read_text()
 
         started = time.monotonic()
         assert stop(daemon) == 0
