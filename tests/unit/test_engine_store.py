@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 import stat
@@ -206,6 +207,31 @@ def test_rhythm_is_inferred_from_a_persons_own_gaps():
     engine.sync("mail", FakeConnector(records))
     [dana] = store.counted_people()
     assert dana.inferred_days == 10
+
+
+def test_a_few_contacts_settle_as_no_rhythm_and_leave_nothing_stale():
+    store = Store.in_memory()
+    engine = engine_for(store)
+    records = [message(f"Sent/{i}", "me@example.org", ["fay@example.com"], role=Role.SENT,
+                       date=START + timedelta(days=10 * i)) for i in range(3)]
+    engine.sync("mail", FakeConnector(records))
+    [fay] = store.counted_people()
+    assert fay.inferred_days is None and fay.interactions == 3
+    assert store.dirty_rhythms() == []
+
+
+def test_a_pass_collects_garbage_less_often_and_puts_the_thresholds_back():
+    seen = []
+
+    class Watching(FakeConnector):
+        def pull(self, cursor, known):
+            seen.append(gc.get_threshold())
+            yield from super().pull(cursor, known)
+
+    before = gc.get_threshold()
+    engine_for(Store.in_memory()).sync("mail", Watching(mail_year(5)))
+    assert seen[0][0] > before[0] and seen[0][1:] == before[1:]
+    assert gc.get_threshold() == before
 
 
 def test_the_database_is_private_to_the_user(tmp_path):
