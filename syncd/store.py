@@ -272,7 +272,7 @@ class Store:
         self._db = connection
         self.path = path
         #: address -> (person id, has a name): most mail is with the same few hundred people,
-        #: so this saves two statements per participant. Only person_for_address adds to it;
+        #: so this saves two statements per participant. Only _resolve_people adds to it;
         #: merge_addresses and a rolled-back transaction clear it.
         self._people_by_address: dict[str, tuple[int, bool]] = {}
         #: Set inside :meth:`batch`: apply() then joins the batch's transaction.
@@ -563,11 +563,12 @@ class Store:
             return 0
         new = 0
         with self.transaction() as db:
-            for source, source_id, person_id, key, start, reason in rows:
-                decision = Decision(True, "meeting", reason.replace("an upcoming meeting",
-                                                                    "a meeting", 1),
-                                    Direction.MEETING, from_epoch(start), dedupe_key=key)
-                interaction_id, _ = self._upsert_interaction(decision)
+            identities = self._interaction_ids([
+                Decision(True, "meeting", reason.replace("an upcoming meeting", "a meeting", 1),
+                         Direction.MEETING, from_epoch(start), dedupe_key=key)
+                for _source, _source_id, _person, key, start, reason in rows])
+            for (source, source_id, person_id, _key, start, _reason), (interaction_id, _) in zip(
+                    rows, identities, strict=True):
                 db.execute("INSERT OR REPLACE INTO observations VALUES (?, ?, ?)",
                            (source, source_id, interaction_id))
                 existing = db.execute(
@@ -614,9 +615,9 @@ class Store:
     def _interaction_ids(self, decisions: Sequence[Decision]) -> list[tuple[int, bool]]:
         """Return (interaction id, whether created now) per decision, in order.
 
-        Like :meth:`_upsert_interaction` for each decision in turn (a key seen twice is created
-        once; a counting copy upgrades a non-counting one), in one lookup per 500 keys and one
-        insert for all new ones. Ids are given here, which is safe inside the write
+        Decisions are taken in turn: a key seen twice is created once, and a counting copy
+        upgrades a non-counting one (e.g. a copy in Junk, then one in INBOX). One lookup per
+        500 keys and one insert for all new ones. Ids are given here, which is safe inside the write
         transaction ``apply`` holds.
         """
         if not decisions:
@@ -657,9 +658,9 @@ class Store:
         return result
 
     def _resolve_people(self, addresses: Iterable[Address]) -> None:
-        """Put every one of ``addresses`` in the address cache, as :meth:`person_for_address`
-        would one by one (new people named after the first display name seen), in one lookup
-        per 500 addresses and one insert per table for the new ones."""
+        """Put every one of ``addresses`` in the address cache (see :meth:`person_for_address`):
+        new people are named after the first display name seen, unnamed ones get the first
+        name seen. One lookup per 500 addresses and one insert per table for the new ones."""
         wanted: dict[str, str] = {}  # address -> the first display name seen ('' if none)
         for address in addresses:
             cached = self._people_by_address.get(address.email)
@@ -696,25 +697,6 @@ class Store:
         self._db.executemany("INSERT INTO addresses VALUES (?, ?)",
                              [(email, self._people_by_address[email][0])
                               for email in wanted if email not in found])
-
-    def _upsert_interaction(self, decision: Decision) -> tuple[int, bool]:
-        """Return (interaction id, whether it was created now) for the decision's dedupe key."""
-        values = (to_epoch(decision.at), decision.direction.value if decision.direction else None,
-                  int(decision.counts), decision.rule, decision.reason)
-        # Most records are new: one INSERT (SQLite >= 3.35 RETURNING) instead of SELECT+INSERT.
-        inserted = self._db.execute(
-            "INSERT INTO interactions(key, at, direction, counts, rule, reason) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(key) DO NOTHING RETURNING id",
-            (decision.dedupe_key, *values)).fetchone()
-        if inserted is not None:
-            return int(inserted[0]), True
-        interaction_id, counted = self._db.execute(
-            "SELECT id, counts FROM interactions WHERE key = ?", (decision.dedupe_key,)).fetchone()
-        if decision.counts and not counted:
-            # Seen before where it did not count (e.g. a copy in Junk); this copy does.
-            self._db.execute("UPDATE interactions SET at = ?, direction = ?, counts = ?, "
-                             "rule = ?, reason = ? WHERE id = ?", (*values, interaction_id))
-        return int(interaction_id), False
 
     def _link_people(self, interaction_id: int, decision: Decision, created: bool,
                      links: _Links) -> int:
@@ -769,21 +751,10 @@ class Store:
         A person still without a name takes the first display name seen.
         """
         cached = self._people_by_address.get(address.email)
-        if cached is not None and (cached[1] or not address.name):
-            return cached[0]
-        row = self._db.execute("SELECT person_id FROM addresses WHERE address = ?",
-                               (address.email,)).fetchone()
-        if row is not None:
-            person_id = int(row[0])
-            if address.name:
-                self._db.execute("UPDATE people SET name = ? WHERE id = ? AND name = ''",
-                                 (address.name, person_id))
-        else:
-            cursor = self._db.execute("INSERT INTO people(name) VALUES (?)", (address.name,))
-            person_id = int(cursor.lastrowid or 0)
-            self._db.execute("INSERT INTO addresses VALUES (?, ?)", (address.email, person_id))
-        self._people_by_address[address.email] = (person_id, bool(address.name))
-        return person_id
+        if cached is None or (address.name and not cached[1]):
+            self._resolve_people((address,))
+            cached = self._people_by_address[address.email]
+        return cached[0]
 
     # --- derived stats ------------------------------------------------------------------------
 
