@@ -116,16 +116,8 @@ class Engine:
         # Upcoming meetings whose start passed become contacts even if no calendar changes.
         self.store.promote_started_meetings(started)
         try:
-            try:
-                # --full re-reads everything (e.g. after a rule change); an expired cursor
-                # only needs the items not stored yet.
-                self._pass(name, connector, None if full else self.store.cursor(name),
-                           report, progress, reread=full)
-            except CursorExpired as expired:
-                log.info("%s: %s; running a full sync", name, expired)
-                self.store.reset_cursor(name)
-                report.full = True
-                self._pass(name, connector, None, report, progress, reread=full)
+            with _fewer_collections():
+                self._passes(name, connector, report, progress, full=full)
         except SourceError as error:
             report.error = str(error)
             report.error_kind = ("auth" if isinstance(error, AuthError)
@@ -143,14 +135,22 @@ class Engine:
                      report.records, report.counted, report.new_contacts, report.skipped)
         return report
 
+    def _passes(self, name: str, connector: Connector, report: SyncReport,
+                progress: ProgressCallback | None, *, full: bool) -> None:
+        """Run the pass, and one full pass when the source no longer accepts its cursor."""
+        try:
+            # --full re-reads everything (e.g. after a rule change); an expired cursor
+            # only needs the items not stored yet.
+            self._pass(name, connector, None if full else self.store.cursor(name),
+                       report, progress, reread=full)
+        except CursorExpired as expired:
+            log.info("%s: %s; running a full sync", name, expired)
+            self.store.reset_cursor(name)
+            report.full = True
+            self._pass(name, connector, None, report, progress, reread=full)
+
     def _pass(self, name: str, connector: Connector, cursor: str | None, report: SyncReport,
               progress: ProgressCallback | None, *, reread: bool = False) -> None:
-        with _fewer_collections():
-            self._pass_records(name, connector, cursor, report, progress, reread=reread)
-
-    def _pass_records(self, name: str, connector: Connector, cursor: str | None,
-                      report: SyncReport, progress: ProgressCallback | None, *,
-                      reread: bool = False) -> None:
         mine = self.store.my_addresses()
         known: Container[str] = frozenset() if reread else _KnownIds(self.store, name)
         now = self.clock()
