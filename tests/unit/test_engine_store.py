@@ -199,22 +199,23 @@ def test_a_person_is_named_after_the_first_display_name_seen(page_size):
     assert erin.last_outgoing == START + timedelta(days=1)
 
 
-def test_rhythm_is_inferred_from_a_persons_own_gaps():
+def written_every_ten_days(times: int) -> Store:
+    """A store after a sync of ``times`` mails to one friend, ten days apart."""
     store = Store.in_memory()
-    engine = engine_for(store)
     records = [message(f"Sent/{i}", "me@example.org", ["dana@example.com"], role=Role.SENT,
-                       date=START + timedelta(days=10 * i)) for i in range(8)]
-    engine.sync("mail", FakeConnector(records))
+                       date=START + timedelta(days=10 * i)) for i in range(times)]
+    engine_for(store).sync("mail", FakeConnector(records))
+    return store
+
+
+def test_rhythm_is_inferred_from_a_persons_own_gaps():
+    store = written_every_ten_days(8)
     [dana] = store.counted_people()
     assert dana.inferred_days == 10
 
 
 def test_a_few_contacts_settle_as_no_rhythm_and_leave_nothing_stale():
-    store = Store.in_memory()
-    engine = engine_for(store)
-    records = [message(f"Sent/{i}", "me@example.org", ["fay@example.com"], role=Role.SENT,
-                       date=START + timedelta(days=10 * i)) for i in range(3)]
-    engine.sync("mail", FakeConnector(records))
+    store = written_every_ten_days(3)
     [fay] = store.counted_people()
     assert fay.inferred_days is None and fay.interactions == 3
     assert store.dirty_rhythms() == []
