@@ -3,6 +3,7 @@
 Vocabulary, defined once here and used by every connector:
 
 - **record**: a :class:`Message` or a :class:`Meeting` occurrence, normalised, timezone-aware UTC.
+  Address books yield :class:`Card` entries instead.
 - **source id**: a record's identity inside one source, stable across syncs (Maildir folder +
   unique name, mbox file + offset, IMAP folder/UIDVALIDITY/UID, calendar + UID + RECURRENCE-ID).
 - **dedupe key**: a record's identity across folders and sources (Message-ID + sender, or a hash
@@ -94,6 +95,34 @@ class Meeting:
     status: str = "confirmed"
     organizer: Address | None = None
     attendees: tuple[Attendee, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Birthday:
+    """A birthday from an address book: month and day, the year when known (vCard BDAY
+    ``--MMDD`` has none, RFC 6350 §6.2.5; Google's ``birthdays[].date`` may omit it)."""
+
+    month: int
+    day: int
+    year: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Card:
+    """One address-book entry (a vCard from a file or CardDAV, a Google contact).
+
+    ``source_id`` is stable inside its source (CardDAV href, Google ``resourceName``, vCard
+    UID or file + index). ``categories`` are vCard CATEGORIES or Google contact-group names
+    (Google's "starred" included); ``[tiers.map]`` turns them into tiers. A card removed
+    upstream arrives as a page removal: the person is untracked, never erased.
+    """
+
+    source_id: str
+    uid: str | None
+    name: str
+    addresses: tuple[Address, ...]
+    categories: tuple[str, ...] = ()
+    birthday: Birthday | None = None
 
 
 Record = Message | Meeting
