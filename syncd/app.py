@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import connectors
 from connectors.base import Connector
+from syncd.activity import MonthActivity, fill_months, month_window
 from syncd.config import Config, SourceConfig
 from syncd.engine import Engine, ProgressCallback, SyncReport
 from syncd.errors import PersonNotFound, UsageError
@@ -170,3 +171,10 @@ class App:
         ties.sort(key=lambda tie: (not tie.person.tracked, tie.person.name.lower(),
                                    tie.person.addresses))
         return ties
+
+    def monthly(self, person_ids: Sequence[int]) -> dict[int, tuple[MonthActivity, ...]]:
+        """Return each person's counted contact per month, the last 24 local months, oldest
+        first (one query for all of them; months without contact are empty, not missing)."""
+        window = month_window(self.clock(), self.config.timezone)
+        found = self.store.monthly_activity(person_ids, window)
+        return {person_id: fill_months(window, found.get(person_id)) for person_id in person_ids}

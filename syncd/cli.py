@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -75,6 +76,33 @@ def _print_table(title: str | None, headers: Sequence[str],
         from syncd.render import plain_table
 
         click.echo(plain_table(headers, rows))
+
+
+#: Colours of the style names syncd.strip uses: named ANSI colours, which every terminal
+#: palette (light or dark, 16 colours or more) shows legibly; the glyphs carry the levels.
+_PICTURE_STYLES = {
+    "shade0": "dim", "shade1": "green", "shade2": "green", "shade3": "bright_green",
+    "shade4": "bold bright_green", "caption": "bold", "dim": "dim", "mark": "cyan",
+    "met": "magenta",
+    "bar": "blue", "over": "bold red", "within": "green",
+}
+
+
+def _print_picture(picture: Any) -> None:
+    """Print a :class:`syncd.strip.Picture`: coloured on a terminal, plain in a pipe or with
+    ``NO_COLOR`` set (https://no-color.org: any non-empty value)."""
+    if not _is_tty() or os.environ.get("NO_COLOR"):
+        click.echo(picture.plain())
+        return
+    from rich.console import Console
+    from rich.text import Text
+
+    console = Console(highlight=False)
+    for line in picture.lines:
+        text = Text(no_wrap=True, overflow="crop")
+        for part, style in line:
+            text.append(part, style=_PICTURE_STYLES.get(style or "", ""))
+        console.print(text)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -284,6 +312,7 @@ def due(context: Context, as_json: bool) -> None:
 def show(context: Context, person: str, as_json: bool, why: bool) -> None:
     """Addresses, tier, cadence, contact dates and timeline of one person."""
     from syncd.render import ago, iso, status_text, tie_json, timeline_json
+    from syncd.strip import contact_strip, gap_picture
 
     app = context.app()
     row = app.find_person(person)
@@ -291,8 +320,10 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
     timeline = app.store.timeline(row.id, limit=10 if why else 20, counted_only=not why)
     now = app.clock()
     meetings = app.store.upcoming_for(row.id, now)
+    monthly = app.monthly([row.id])[row.id]
     if as_json:
         _echo_json({**tie_json(tie), "upcoming_meeting": iso(meetings[0][0]) if meetings else None,
+                    "monthly": [month.as_json() for month in monthly],
                     "upcoming": [{"start": iso(start), "reason": reason}
                                  for start, reason in meetings],
                     "timeline": [timeline_json(e) for e in timeline]})
@@ -310,6 +341,11 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
                f"meeting {ago(row.last_meeting, now)}, logged {ago(row.last_manual, now)})")
     click.echo(f"  interactions: {row.interactions}; status: {status_text(tie, now)}"
                + (f"; due {iso(tie.due_at)}" if tie.due_at else ""))
+    _print_picture(contact_strip(monthly))
+    _print_picture(gap_picture(
+        timedelta(days=row.inferred_days) if row.inferred_days else None,
+        tie.cadence if tie.cadence_source in ("person", "tier") else None,
+        now - row.last_contact if row.last_contact else None))
     if meetings:
         click.echo("  upcoming:")
     for start, reason in meetings:

@@ -20,6 +20,7 @@ Migrations run by ``PRAGMA user_version``; a database from a newer syncd is refu
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from syncd.activity import MonthActivity, MonthWindow
 from syncd.errors import StoreError, StoreTooNew
 from syncd.model import Address, Decision, Direction, Skip
 
@@ -1073,6 +1075,34 @@ class Store:
         """Return how many interactions each rule decided (for summaries)."""
         return dict(self._db.execute(
             "SELECT rule, count(*) FROM interactions GROUP BY rule").fetchall())
+
+    # --- monthly activity (the contact strip of `show`, the report's heat map) ---------------
+
+    def monthly_activity(self, person_ids: Iterable[int], window: MonthWindow
+                         ) -> dict[int, dict[str, MonthActivity]]:
+        """Return, per person id with counted contact in ``window``, their activity per month.
+
+        ONE statement for any number of people: the ids go in as one JSON array
+        (``json_each``), and each person's rows are a range of the ``contacts_person(person_id,
+        at)`` index from ``window.since`` on. Months and days are local (times shifted by
+        ``window.utc_offset``). Months without contact are absent; see
+        :func:`syncd.activity.fill_months`.
+        """
+        ids = json.dumps(sorted(set(person_ids)))
+        offset = window.utc_offset
+        result: dict[int, dict[str, MonthActivity]] = {}
+        for person_id, month, days, outgoing, incoming, meetings, manual in self._db.execute(
+                "SELECT c.person_id, strftime('%Y-%m', c.at + ?, 'unixepoch') AS month, "
+                "count(DISTINCT (c.at + ?) / 86400), "
+                "sum(c.direction = 'outgoing'), sum(c.direction = 'incoming'), "
+                "sum(c.direction = 'meeting'), sum(c.direction = 'manual') "
+                "FROM json_each(?) AS wanted CROSS JOIN contacts c "
+                "ON c.person_id = wanted.value AND c.at >= ? "
+                "WHERE c.counts = 1 GROUP BY c.person_id, month",
+                (offset, offset, ids, to_epoch(window.since))):
+            result.setdefault(person_id, {})[month] = MonthActivity(
+                month, days, outgoing, incoming, meetings, manual)
+        return result
 
     # --- alerts (syncd/alerts.py decides, the daemon records here) ------------------------------
     # Row kinds in ``alerts``: "alert" (one person named in a notification of their own),
