@@ -473,6 +473,25 @@ def import_vcard(context: Context, file: Path) -> None:
                f"{result.tracked} tracked by category; {result.skipped} cards without e-mail")
 
 
+@cli.command()
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write it (default: [report] path, else STATE_DIR/report.html).")
+@click.option("--open", "open_it", is_flag=True,
+              help="Open it in the desktop's default browser.")
+@pass_context
+def report(context: Context, out: Path | None, open_it: bool) -> None:
+    """Write one self-contained offline HTML page: heat map, who is quiet, source health."""
+    from syncd.report import default_report_path, open_in_browser, write_report
+
+    app = context.app()
+    target = out or app.config.report.path or default_report_path(app.config.state_dir)
+    written = write_report(app, target)
+    click.echo(f"wrote {written}")
+    if open_it and not open_in_browser(written):
+        click.echo(f"could not start a browser; open {written.as_uri()} yourself", err=True)
+        sys.exit(1)
+
+
 # --- daemon, service, notifications ---------------------------------------------------------------
 
 

@@ -220,6 +220,10 @@ SECTIONS: Mapping[str, Mapping[str, Option]] = MappingProxyType({
                                  "tie after this long"),
         "digest_over": Option(_positive_int, 3, "more alerts than this at once become one digest"),
     },
+    "report": {
+        "path": Option(_path, None, "the daemon rewrites this HTML report after every sync, "
+                       "and a notification's Open button shows it (off when unset)"),
+    },
 })
 
 _COMMON_SOURCE_OPTIONS: Mapping[str, Option] = {
@@ -360,6 +364,13 @@ class NotifyConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ReportConfig:
+    """``[report]``: the offline HTML report the daemon keeps fresh."""
+
+    path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """The whole configuration."""
 
@@ -371,6 +382,7 @@ class Config:
     tiers: Mapping[str, timedelta] = field(default_factory=dict)
     people: tuple[PersonConfig, ...] = ()
     notify: NotifyConfig = field(default_factory=NotifyConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     file: Path | None = None
 
 
@@ -479,6 +491,8 @@ def parse_config(
         tiers=MappingProxyType(tiers),
         people=tuple(people),
         notify=NotifyConfig(**checked["notify"]),
+        report=ReportConfig(Path(checked["report"]["path"]) if checked["report"]["path"]
+                            else None),
         file=file,
     )
 

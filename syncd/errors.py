@@ -11,6 +11,7 @@ traceback for these unless ``-v`` is given::
     ├── CredentialError             a secret could not be read or stored (no keyring, ...)
     ├── NotifyError                 a notification could not be delivered (retried next check)
     ├── AlreadyRunning              another `syncd run` holds the state directory's lock
+    ├── ReportError                 the HTML report could not be written
     ├── SourceError                 one source failed; the others go on
     │   ├── CursorExpired           the saved cursor is invalid: full resync, not a failure
     │   ├── AuthError               credentials refused: the source pauses until `syncd auth NAME`
@@ -83,6 +84,10 @@ class NotifyError(SyncdError):
 
 class AlreadyRunning(SyncdError):
     """Another ``syncd run`` already owns this state directory."""
+
+
+class ReportError(SyncdError):
+    """The HTML report could not be written (the daemon logs it and goes on)."""
 
 
 class SourceError(SyncdError):

@@ -427,14 +427,19 @@ class Store:
             self._db.execute("UPDATE sources SET error_kind = NULL WHERE name = ? AND "
                              "error_kind = 'auth'", (source,))
 
-    def sources(self) -> list[SourceRow]:
-        """Return every source that has been synced at least once, by name."""
+    def sources(self, *, with_counts: bool = True) -> list[SourceRow]:
+        """Return every source that has been synced at least once, by name.
+
+        ``with_counts=False`` leaves ``observations`` at 0: counting them reads the whole
+        observations table, which the report (shown after every sync) does not need.
+        """
         skips: dict[str, dict[str, int]] = {}
         for source, reason, count in self._db.execute(
                 "SELECT source, reason, count(*) FROM skips GROUP BY source, reason"):
             skips.setdefault(source, {})[reason] = count
         counts = dict(self._db.execute(
-            "SELECT source, count(*) FROM observations GROUP BY source").fetchall())
+            "SELECT source, count(*) FROM observations GROUP BY source").fetchall()
+        ) if with_counts else {}
         rows = self._db.execute("SELECT name, last_attempt, last_success, last_error, "
                                 "error_kind FROM sources ORDER BY name").fetchall()
         return [SourceRow(name, from_epoch(attempt), from_epoch(success), error, kind,
