@@ -27,7 +27,10 @@ How it is built, and why:
   connections a server allows per user. The thread never touches the store; a paused source's
   queued sync simply does nothing.
 - **Alerts**: :mod:`syncd.alerts` decides, this module sends and records. Notification actions
-  (*Snooze 1 week*, *Done*) arrive on the notifier's thread and are queued like any request.
+  (*Snooze 1 week*, *Done*, *Open report*) arrive on the notifier's thread and are queued like
+  any request.
+- **Report**: with ``[report] path`` set, the HTML report is rewritten after every sync and
+  every notification action (one queued request, coalesced like the others).
 """
 
 from __future__ import annotations
@@ -55,7 +58,7 @@ from syncd.app import App, Clock, utc_now
 from syncd.config import Config, SourceConfig
 from syncd.engine import Engine, SyncReport
 from syncd.errors import AlreadyRunning, ConfigError, NotifyError, SyncdError
-from syncd.notify import DONE, SNOOZE, Notifier, build_notifier
+from syncd.notify import DONE, OPEN_REPORT, SNOOZE, Notifier, build_notifier
 from syncd.sdnotify import SystemdNotifier
 from syncd.store import Store
 
@@ -309,8 +312,7 @@ class Daemon:
         self._lock.acquire()
         try:
             self._app = App.open(config, self.clock)
-            self._notifier = self._given_notifier or build_notifier(
-                config.notify, self.queue_action, self._environ)
+            self._notifier = self._given_notifier or self._build_notifier(config)
             self._start_scheduler()
         except BaseException:
             self._lock.release()
@@ -412,8 +414,15 @@ class Daemon:
             self._pending.add(request)
         self._requests.put(request)
 
+    def _build_notifier(self, config: Config) -> Notifier:
+        return build_notifier(config.notify, self.queue_action, self._environ,
+                              report_button=config.report.path is not None)
+
     def queue_action(self, action: str, notification: Notification) -> None:
         """Queue a notification action (called on the notifier's thread)."""
+        if action == OPEN_REPORT:
+            self.request("open_report")
+            return
         for alert in notification.alerts:
             self.request("action", action, str(alert.person_id), alert.name)
 
@@ -426,6 +435,11 @@ class Daemon:
                 self.check_alerts()
             elif request[0] == "action":
                 self.apply_action(request[1], int(request[2]), request[3])
+                self.request_report()
+            elif request[0] == "report":
+                self.write_report()
+            elif request[0] == "open_report":
+                self.open_report()
             else:
                 log.error("unknown request %r", request)
         except SyncdError as error:
@@ -475,6 +489,7 @@ class Daemon:
         self._after_sync(source, report)
         if not self._stop:
             self.request("alerts")
+            self.request_report()
         return report
 
     def _after_sync(self, source: SourceConfig, report: SyncReport) -> None:
@@ -554,6 +569,43 @@ class Daemon:
             log.info("logged a contact with %s (from the notification)", name)
         else:
             log.warning("unknown notification action %r ignored", action)
+
+    # --- the HTML report ([report] path) -----------------------------------------------------
+
+    def request_report(self) -> None:
+        """Queue a rewrite of the report when ``[report] path`` is set (after syncs and actions;
+        requests waiting together coalesce into one)."""
+        if self.app.config.report.path is not None:
+            self.request("report")
+
+    def write_report(self) -> Path | None:
+        """Rewrite the report at ``[report] path`` now; return where (None when off).
+
+        Raise :class:`ReportError` when it cannot be written (``handle`` logs it; the next
+        sync tries again).
+        """
+        from syncd.report import write_report
+
+        path = self.app.config.report.path
+        if path is None:
+            return None
+        return write_report(self.app, path)
+
+    def open_report(self) -> None:
+        """Show the report in the desktop's default browser (the notification's *Open report*),
+        writing it first when it does not exist yet."""
+        from syncd.report import open_in_browser
+
+        path = self.app.config.report.path
+        if path is None:
+            log.warning("Open report ignored: [report] path is not set")
+            return
+        if not path.exists():
+            self.write_report()
+        if open_in_browser(path):
+            log.info("opened the report %s in the default browser", path)
+        else:
+            log.warning("could not start a browser to show %s; open it yourself", path)
 
     # --- scheduling --------------------------------------------------------------------------
 
@@ -647,10 +699,11 @@ class Daemon:
             new = replace(new, state_dir=old.state_dir)
         self.app.config = new
         self.app.apply_config()
-        if new.notify != old.notify and self._given_notifier is None:
+        if ((new.notify, new.report.path is None) != (old.notify, old.report.path is None)
+                and self._given_notifier is None):
             if self._notifier is not None:
                 self._notifier.close()
-            self._notifier = build_notifier(new.notify, self.queue_action, self._environ)
+            self._notifier = self._build_notifier(new)
         for name, source in old.sources.items():
             if source.enabled and (name not in new.sources or not new.sources[name].enabled):
                 with contextlib.suppress(Exception):

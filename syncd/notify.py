@@ -2,7 +2,8 @@
 
 - ``desktop``: a freedesktop notification over the session bus (the desktop-notifier library,
   which also speaks macOS and Windows), with the actions *Snooze 1 week* and *Done* on
-  single-person alerts. Action callbacks arrive on the library's event-loop thread and are
+  single-person alerts, and *Open report* on every notification when ``[report] path`` is set.
+  Action callbacks arrive on the library's event-loop thread and are
   handed to ``on_action``; the daemon queues them and applies them on its own thread.
   When no notification service is reachable on the session bus the backend says so once and
   falls back to the log for the rest of the run: a headless machine must never crash syncd.
@@ -37,7 +38,9 @@ APP_NAME = "syncd"
 ICON_NAME = "x-office-address-book"
 SNOOZE = "snooze"
 DONE = "done"
+OPEN_REPORT = "open_report"
 ACTION_TITLES = {SNOOZE: "Snooze 1 week", DONE: "Done"}
+REPORT_TITLE = "Open report"
 #: How long a D-Bus call may take before the desktop counts as unreachable.
 DBUS_TIMEOUT = 10.0
 
@@ -142,8 +145,11 @@ class DesktopNotifier:
     name = "desktop"
 
     def __init__(self, on_action: ActionHandler | None = None,
-                 fallback: Notifier | None = None) -> None:
+                 fallback: Notifier | None = None, *, report_button: bool = False) -> None:
         self._on_action = on_action
+        #: With ``[report] path`` set: an *Open report* button on every notification, and a
+        #: click on the notification itself (the spec's "default" action) does the same.
+        self._report_button = report_button
         self._fallback = fallback or LogNotifier()
         self._loop: Any = None
         self._thread: threading.Thread | None = None
@@ -214,10 +220,15 @@ class DesktopNotifier:
             buttons = tuple(Button(title, on_pressed=self._pressed(action, notification),
                                    identifier=action)
                             for action, title in ACTION_TITLES.items())
+        clicked = None
+        if self._report_button:
+            clicked = self._pressed(OPEN_REPORT, notification)
+            buttons += (Button(REPORT_TITLE, on_pressed=clicked, identifier=OPEN_REPORT),)
         urgency = {"low": Urgency.Low, "critical": Urgency.Critical}.get(
             notification.urgency, Urgency.Normal)
         message = LibraryNotification(notification.title, notification.body, urgency=urgency,
-                                      buttons=buttons, on_dispatched=dispatched.set)
+                                      buttons=buttons, on_dispatched=dispatched.set,
+                                      on_clicked=clicked)
         try:
             self._run(self._library.send_notification(message))
         except Exception as error:
@@ -259,8 +270,10 @@ class DesktopNotifier:
 
 
 def build_notifier(config: NotifyConfig, on_action: ActionHandler | None = None,
-                   environ: Mapping[str, str] = os.environ) -> Notifier:
-    """Return the backend ``[notify] backend`` names.
+                   environ: Mapping[str, str] = os.environ, *,
+                   report_button: bool = False) -> Notifier:
+    """Return the backend ``[notify] backend`` names; desktop notifications get an *Open
+    report* button with ``report_button`` (``[report] path`` is set).
 
     Raise :class:`ConfigError` for ``backend = "command"`` without a command.
     """
@@ -271,4 +284,4 @@ def build_notifier(config: NotifyConfig, on_action: ActionHandler | None = None,
         return CommandNotifier(config.command, environ)
     if config.backend == "log":
         return LogNotifier()
-    return DesktopNotifier(on_action)
+    return DesktopNotifier(on_action, report_button=report_button)
