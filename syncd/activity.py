@@ -48,29 +48,38 @@ class MonthActivity:
 
 @dataclass(frozen=True, slots=True)
 class MonthWindow:
-    """The months shown, oldest first, and the UTC instant the oldest one starts."""
+    """The months shown, oldest first, and where each starts and ends."""
 
     months: tuple[str, ...]
-    since: datetime
-    #: The zone's offset from UTC at ``now``, in seconds: the store shifts contact times by it
-    #: to find their local month and day (one fixed offset; a contact within an hour of
-    #: midnight at a month's end across a DST change may land in the neighbouring month).
+    #: Epoch seconds of local midnight on the first of each month, and of the month after the
+    #: last: month ``i`` is ``bounds[i] <= t < bounds[i + 1]`` (exact across DST changes).
+    bounds: tuple[int, ...]
+    #: The zone's offset from UTC at ``now``, in seconds: contact times are shifted by it to
+    #: tell local days apart (a day of a contact within an hour of midnight across a DST change
+    #: may be its neighbour; days only matter for counting distinct ones).
     utc_offset: int
+
+    @property
+    def since(self) -> datetime:
+        """The instant the oldest month starts."""
+        return datetime.fromtimestamp(self.bounds[0], UTC)
 
 
 def month_window(now: datetime, timezone: tzinfo, count: int = MONTHS_SHOWN) -> MonthWindow:
     """Return the ``count`` calendar months ending with the local month of ``now``."""
     local = now.astimezone(timezone)
-    year, month = local.year, local.month
-    months: list[str] = []
-    for _ in range(count):
-        months.append(f"{year:04d}-{month:02d}")
-        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
-    months.reverse()
-    first_year, first_month = int(months[0][:4]), int(months[0][5:])
-    start = datetime(first_year, first_month, 1, tzinfo=timezone)
+    last = local.year * 12 + local.month - 1  # months since the year 0, January = 0
+    first = last - count + 1
+
+    def starts(index: int) -> int:
+        year, month = divmod(index, 12)
+        return int(datetime(year, month + 1, 1, tzinfo=timezone).timestamp())
+
     offset = local.utcoffset() or timedelta()
-    return MonthWindow(tuple(months), start.astimezone(UTC), int(offset.total_seconds()))
+    return MonthWindow(tuple(f"{index // 12:04d}-{index % 12 + 1:02d}"
+                             for index in range(first, last + 1)),
+                       tuple(starts(index) for index in range(first, last + 2)),
+                       int(offset.total_seconds()))
 
 
 def fill_months(window: MonthWindow,

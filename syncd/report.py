@@ -13,7 +13,6 @@ import contextlib
 import logging
 import os
 import tempfile
-import webbrowser
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -171,6 +170,8 @@ def write_report(app: App, path: Path,
 def open_in_browser(path: Path) -> bool:
     """Show ``path`` in the desktop's default browser (xdg-open through :mod:`webbrowser`,
     which also honours ``$BROWSER``). Return False when no browser could be started."""
+    import webbrowser
+
     try:
         return webbrowser.open(path.absolute().as_uri())
     except webbrowser.Error:

@@ -20,6 +20,7 @@ Migrations run by ``PRAGMA user_version``; a database from a newer syncd is refu
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
@@ -95,7 +96,7 @@ _MIGRATIONS: tuple[str, ...] = (
         counts INTEGER NOT NULL,
         PRIMARY KEY (interaction_id, person_id)
     ) WITHOUT ROWID;
-    CREATE INDEX contacts_person ON contacts(person_id, at);
+    CREATE INDEX contacts_person ON contacts(person_id, at);  -- widened by migration 4
     CREATE TABLE person_stats (
         person_id INTEGER PRIMARY KEY,
         last_outgoing INTEGER,
@@ -154,6 +155,14 @@ _MIGRATIONS: tuple[str, ...] = (
         key TEXT PRIMARY KEY,
         value TEXT NOT NULL
     ) WITHOUT ROWID;
+    """,
+    # 4: the per-person contacts index also covers counts and direction, so a person's
+    # contacts by month (the contact strip, the report's heat map: Store.monthly_activity)
+    # and their contact times (rhythms) are read from the index alone, never the table:
+    # 4x faster for 500 people at 2,000,000 contacts (bench/report_bench.py).
+    """
+    DROP INDEX contacts_person;
+    CREATE INDEX contacts_person ON contacts(person_id, at, counts, direction);
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
@@ -1087,26 +1096,35 @@ class Store:
                          ) -> dict[int, dict[str, MonthActivity]]:
         """Return, per person id with counted contact in ``window``, their activity per month.
 
-        ONE statement for any number of people: the ids go in as one JSON array
-        (``json_each``), and each person's rows are a range of the ``contacts_person(person_id,
-        at)`` index from ``window.since`` on. Months and days are local (times shifted by
-        ``window.utc_offset``). Months without contact are absent; see
-        :func:`syncd.activity.fill_months`.
+        ONE statement for any number of people and months: ids and month bounds go in as JSON
+        arrays (``json_each``), and each (person, month) is one range of the covering index
+        ``contacts_person(person_id, at, counts, direction)``, so no contact row is read.
+        Days are told apart in local time (shifted by ``window.utc_offset``). Months without
+        contact are absent; see :func:`syncd.activity.fill_months`.
         """
         ids = json.dumps(sorted(set(person_ids)))
-        offset = window.utc_offset
+        bounds = json.dumps([[start, end] for start, end in
+                             itertools.pairwise(window.bounds)])
         result: dict[int, dict[str, MonthActivity]] = {}
-        for person_id, month, days, outgoing, incoming, meetings, manual in self._db.execute(
-                "SELECT c.person_id, strftime('%Y-%m', c.at + ?, 'unixepoch') AS month, "
-                "count(DISTINCT (c.at + ?) / 86400), "
-                "sum(c.direction = 'outgoing'), sum(c.direction = 'incoming'), "
-                "sum(c.direction = 'meeting'), sum(c.direction = 'manual') "
-                "FROM json_each(?) AS wanted CROSS JOIN contacts c "
-                "ON c.person_id = wanted.value AND c.at >= ? "
-                "WHERE c.counts = 1 GROUP BY c.person_id, month",
-                (offset, offset, ids, to_epoch(window.since))):
+        # The four directions are counted by ONE sum of per-row weights, one 16-bit lane each
+        # (exact up to 65,535 contacts of one kind with one person in one month): a third
+        # faster than four sums, as SQLite calls the aggregate once per row instead of four
+        # times (bench/report_bench.py).
+        for person_id, index, days, lanes in self._db.execute(
+                "SELECT wanted.value, month.key, count(DISTINCT (c.at + ?) / 86400), "
+                "sum(CASE c.direction WHEN 'outgoing' THEN 1 WHEN 'incoming' THEN 65536 "
+                "WHEN 'meeting' THEN 4294967296 WHEN 'manual' THEN 281474976710656 "
+                "ELSE 0 END) "
+                "FROM json_each(?) AS wanted CROSS JOIN json_each(?) AS month "
+                "CROSS JOIN contacts c ON c.person_id = wanted.value "
+                "AND c.at >= json_extract(month.value, '$[0]') "
+                "AND c.at < json_extract(month.value, '$[1]') "
+                "WHERE c.counts = 1 GROUP BY wanted.value, month.key",
+                (window.utc_offset, ids, bounds)):
+            month = window.months[index]
             result.setdefault(person_id, {})[month] = MonthActivity(
-                month, days, outgoing, incoming, meetings, manual)
+                month, days, lanes & 0xFFFF, (lanes >> 16) & 0xFFFF, (lanes >> 32) & 0xFFFF,
+                lanes >> 48)
         return result
 
     # --- alerts (syncd/alerts.py decides, the daemon records here) ------------------------------

@@ -90,10 +90,11 @@ def test_monthly_activity_counts_local_days_and_directions_of_counted_contacts_o
     contact(store, "f", "bob@example.com", Direction.OUTGOING, datetime(2026, 5, 5, tzinfo=UTC))
     ann = store.person_for_address(Address("ann@example.com"))
     bob = store.person_for_address(Address("bob@example.com"))
+    store.log_manual(ann, start + timedelta(days=3, hours=1), "call")  # a day already counted
     window = month_window(NOW, berlin)
     found = store.monthly_activity([ann, bob, 999], window)
     assert found == {
         ann: {"2026-11": MonthActivity("2026-11", contact_days=2, outgoing=1, incoming=1,
-                                       meetings=1)},
+                                       meetings=1, manual=1)},
         bob: {"2026-05": MonthActivity("2026-05", contact_days=1, outgoing=1)},
     }
