@@ -214,3 +214,58 @@ def test_status_lists_configured_sources_never_synced_with_the_command_to_run(sy
     sources = {s["name"]: s for s in json.loads(syncd("status", "--json", config=synced).stdout)}
     assert sources["later"]["last_success"] is None and sources["later"]["configured"]
     assert sources["mail"]["paused"] is False
+
+
+def test_show_draws_the_contact_strip_and_the_gap_in_plain_text_in_a_pipe(synced):
+    out = syncd("show", "Jordan Blake", config=synced).stdout
+    assert "\x1b[" not in out
+    lines = out.splitlines()
+    caption = next(index for index, line in enumerate(lines) if "last 24 months" in line)
+    shades, marks = lines[caption + 2], lines[caption + 3]
+    assert len(shades) == 2 + 48 and set(shades.strip()) <= set("·░▒▓█")
+    assert "↕" in marks  # a two-way tie
+    assert any(line.strip().startswith("now quiet") for line in lines)
+    assert any(line.strip().startswith("usually every") and "now 9w quiet" in line
+               for line in lines)  # Jordan went quiet about two months ago
+
+
+def test_show_json_gains_24_months_oldest_first(synced):
+    shown = json.loads(syncd("show", "Jordan Blake", "--json", config=synced).stdout)
+    monthly = shown["monthly"]
+    assert len(monthly) == 24
+    assert monthly[-1]["month"] == datetime.now(UTC).strftime("%Y-%m")  # the demo is in UTC
+    assert [m["month"] for m in monthly] == sorted(m["month"] for m in monthly)
+    assert set(monthly[0]) == {"month", "contact_days", "outgoing", "incoming", "meetings",
+                               "manual"}
+    assert sum(m["contact_days"] for m in monthly) > 20
+    assert monthly[-1]["contact_days"] == 0  # quiet for two months
+
+
+def _on_a_terminal(config: Path, *args: str, env: dict[str, str]) -> str:
+    """Run syncd with stdout on a pseudo-terminal; return what it printed."""
+    import pty
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, "-m", "syncd", "-c", str(config), *args],
+                               stdout=follower, stderr=subprocess.PIPE, env=env,
+                               stdin=subprocess.DEVNULL)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the terminal closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert process.wait(timeout=60) == 0
+    return b"".join(chunks).decode()
+
+
+def test_show_colours_the_strip_on_a_terminal_unless_no_color_is_set(synced):
+    coloured = _on_a_terminal(synced, "show", "Jordan Blake", env=os.environ.copy())
+    assert "\x1b[" in coloured and "last 24 months" in coloured
+    plain = _on_a_terminal(synced, "show", "Jordan Blake", env={**os.environ, "NO_COLOR": "1"})
+    assert "\x1b[" not in plain and "last 24 months" in plain
