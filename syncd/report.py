@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from syncd.activity import MonthActivity, month_window
 from syncd.errors import ReportError
-from syncd.store import PersonRow
+from syncd.model import PersonRow
 from syncd.ties import Status, Tie, evaluate
 
 if TYPE_CHECKING:
