@@ -73,10 +73,11 @@ white-space:nowrap}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:10px 14px}
 .card h2 .chip{margin-left:6px}
 .card ol{list-style:none;margin:0;padding:0}
-.card li{display:flex;justify-content:space-between;gap:10px;padding:4px 0;
-border-top:1px solid var(--line)}.card li:first-child{border-top:0}
-.card li b{overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-.card .when{color:var(--muted);white-space:nowrap}.card .more{color:var(--muted);font-size:12px}
+.card li{display:flex;flex-wrap:wrap;justify-content:space-between;column-gap:10px;
+padding:4px 0;border-top:1px solid var(--line)}.card li:first-child{border-top:0}
+.card li b{max-width:100%;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
+.card .when{color:var(--muted);white-space:nowrap;margin-left:auto}
+.card .more{color:var(--muted);font-size:12px}
 .tools{display:flex;align-items:center;gap:12px;margin:0 0 8px}.tools h2{margin:0}
 input[type=search]{font:inherit;padding:4px 10px;width:300px;border:1px solid var(--line);
 border-radius:6px;background:var(--bg);color:var(--fg)}
@@ -117,7 +118,7 @@ margin-right:4px}
 .sources .error{color:var(--quiet)}
 .print-only{display:none}
 footer{margin-top:26px;font-size:12px;color:var(--muted)}
-@media (max-width:900px){.glance{grid-template-columns:1fr}}
+@media screen and (max-width:900px){.glance{grid-template-columns:1fr}}
 @media print{
 @page{size:A4;margin:10mm}
 body{max-width:none;padding:0;font-size:9pt;-webkit-print-color-adjust:exact;
@@ -130,7 +131,8 @@ print-color-adjust:exact}
 #heat td.a,#heat td.b,#heat td.c,#heat td.d,#heat td.e{width:12px;min-width:12px;height:14px;
 border-width:2px 1px}
 #heat .addr{display:none}.glance{gap:8px;margin-bottom:12px}.gap{width:60px}
-h1{font-size:16pt}.legend{margin-bottom:10px}section,tr{break-inside:avoid}}
+h1{font-size:16pt}.legend{margin-bottom:10px}tr,.card{break-inside:avoid}
+.lc,#heat .meet{display:none}.card{padding:6px 10px}.card li{padding:2px 0}}
 """
 
 _SHADE_CLASSES = ("a", "b", "c", "d", "e")
@@ -275,7 +277,7 @@ def _heat_row(row: ReportRow, report: Report) -> str:
             f'<span class="addr">{escape(address)}</span></th>'
             f'<td><span class="chip {css}"{chip_title}>{escape(text)}</span>{meeting}</td>'
             f"{_cells(row.months)}{_rhythm(row, now)}"
-            f"<td{last_title}>{escape(_ago(last, now))}</td></tr>")
+            f'<td class="lc"{last_title}>{escape(_ago(last, now))}</td></tr>')
 
 
 def _heat_head(months: Sequence[str]) -> str:
@@ -289,9 +291,9 @@ def _heat_head(months: Sequence[str]) -> str:
                          "</th>" for year, span in years)
     initials = "".join(f'<th class="mi" title="{escape(month_label(month))}">'
                        f"{'JFMAMJJASOND'[int(month[5:]) - 1]}</th>" for month in months)
-    return (f'<thead><tr><th></th><th></th>{year_cells}<th></th><th></th></tr>'
+    return (f'<thead><tr><th></th><th></th>{year_cells}<th></th><th class="lc"></th></tr>'
             f"<tr><th>Person</th><th>Status</th>{initials}<th>Rhythm · now</th>"
-            "<th>Last contact</th></tr></thead>")
+            '<th class="lc">Last contact</th></tr></thead>')
 
 
 def _card(title: str, chip: str, items: Sequence[tuple[str, str]], empty: str) -> str:
