@@ -161,3 +161,52 @@ def test_the_browser_fixture_really_sees_a_dialog(browser, tmp_path):  # noqa: F
             "hi"]
     finally:
         page.close()
+
+
+def five_hundred_people(now: datetime):
+    """A report of 500 tracked people with long names and busy, varied histories (pure data)."""
+    import random
+    from datetime import timedelta
+
+    from syncd.activity import MonthActivity, month_window
+    from syncd.model import PersonRow
+    from syncd.report import Report, ReportRow, SourceHealth
+    from syncd.ties import evaluate
+
+    rng = random.Random(500)
+    window = month_window(now, UTC)
+    rows = []
+    for index in range(500):
+        last = now - timedelta(days=rng.randrange(0, 200))
+        person = PersonRow(index + 1, f"Person Number {index} Withaverylongfamilyname",
+                           (f"person.number.{index}@a-rather-long-domain.example",), True, None,
+                           rng.choice([14.0, 30.0, 90.0]), None, last, last, None, None, last,
+                           now - timedelta(days=900), 300, 12.0)
+        months = tuple(MonthActivity(month, rng.randrange(0, 25), rng.randrange(0, 30),
+                                     rng.randrange(0, 30), rng.randrange(0, 3))
+                       for month in window.months)
+        rows.append(ReportRow(evaluate(person, {}, now), months))
+    sources = tuple(SourceHealth(f"source{n}", "imap", True, now, now, None, False,
+                                 {"no plausible date": 3}) for n in range(6))
+    return Report(now, UTC, window.months, tuple(rows), sources, 500)
+
+
+def test_five_hundred_people_stay_under_2_mb_print_on_two_pages_and_filter(browser,  # noqa: F811
+                                                                          tmp_path):
+    from syncd.report_html import render_html
+
+    html = render_html(five_hundred_people(datetime.now(UTC)))
+    assert len(html.encode()) <= 2_000_000
+    page_file = tmp_path / "500.html"
+    page_file.write_text(html, encoding="utf-8")
+    page = browser.open_page(page_file.as_uri())
+    try:
+        assert page.evaluate("document.querySelectorAll('#heat tbody tr').length") == 500
+        pages = len(re.findall(rb"/Type\s*/Page\b(?!s)", page.pdf()))
+        assert 1 <= pages <= 2
+        page.evaluate("(() => {const box = document.getElementById('filter');"
+                      "box.value = 'person.number.42@'; box.dispatchEvent(new Event('input'));})()")
+        assert page.evaluate("document.getElementById('shown').textContent") == "1 of 500 shown"
+        assert page.events("Runtime.exceptionThrown") == []
+    finally:
+        page.close()
