@@ -127,6 +127,7 @@ def run_demo(keep: Path | None, *, echo: Echo, table: Table,
             if keep:
                 echo("")
                 echo(f"explore it: syncd -c {config_file} people --all")
+                echo(f"see it:     syncd -c {config_file} report --open")
             return lines
         finally:
             app.close()
