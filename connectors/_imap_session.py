@@ -125,6 +125,30 @@ class OAuthLogin:
 Login = PasswordLogin | OAuthLogin
 
 
+class SaslResponder:
+    """Answers the server's SASL challenges for one OAuth login (imaplib's ``authobject``).
+
+    The first challenge (empty, RFC 3501 §6.2.2) gets :func:`sasl_initial_response`. Any later
+    one is the server's error report (a JSON object, RFC 7628 §3.2.2), kept in
+    :attr:`challenges`; it is answered with a lone ^A for OAUTHBEARER (RFC 7628 §3.2.3) or an
+    empty line for XOAUTH2 (Google's XOAUTH2 protocol page), never with the token again.
+    """
+
+    def __init__(self, mechanism: str, username: str, token: str) -> None:
+        self.mechanism = mechanism
+        self._initial = sasl_initial_response(mechanism, username, token)
+        self.challenges: list[bytes] = []
+
+    def __call__(self, challenge: bytes) -> bytes:
+        self.challenges.append(challenge)
+        if len(self.challenges) == 1:
+            return self._initial
+        return b"\x01" if self.mechanism == "OAUTHBEARER" else b""
+
+    def __repr__(self) -> str:
+        return f"SaslResponder({self.mechanism})"  # never the token
+
+
 class _TokenRefused(Exception):
     """AUTHENTICATE answered NO/BAD; ``str()`` is the server's words (never the token)."""
 
@@ -282,6 +306,8 @@ class Connection:
         fresh = tokens.access_token(fresh=True)
         self._secrets.append(fresh)
         try:
+            if fresh == token:  # nothing new to offer (a token_command printing the same)
+                raise _TokenRefused(first)
             self._authenticate(mechanism, fresh)
         except _TokenRefused as refused:
             raise AuthError(f"{s.where} refused the OAuth access token of {s.username} "
@@ -299,15 +325,8 @@ class Connection:
         """
         import imaplib
 
-        initial = sasl_initial_response(mechanism, self.settings.username, token)
-        challenges: list[bytes] = []
-
-        def respond(challenge: bytes) -> bytes:
-            challenges.append(challenge)
-            if len(challenges) == 1:
-                return initial
-            return b"\x01" if mechanism == "OAUTHBEARER" else b""
-
+        respond = SaslResponder(mechanism, self.settings.username, token)
+        challenges = respond.challenges
         try:
             self._client._imap.authenticate(mechanism, respond)
         except imaplib.IMAP4.abort as error:

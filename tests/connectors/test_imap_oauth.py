@@ -231,7 +231,13 @@ token_command = "exit 7"
     store = Store.open(state)
     assert not store.is_paused("broken")  # a broken tool is not a refused grant
     store.close()
-    assert_no_token_anywhere(identity, debug_logs, output, state_dir=state)
+    # syncd auth on a token_command source checks the command and the login; nothing stored.
+    code, checked = run_cli("-c", str(config), "auth", "good")
+    assert code == 0 and "token_command of good works" in checked, checked
+    code, refused = run_cli("-c", str(config), "auth", "broken")
+    assert code == 1 and "token_command of source 'broken' failed" in refused
+    assert not (state / "tokens").exists()
+    assert_no_token_anywhere(identity, debug_logs, output, checked, refused, state_dir=state)
 
 
 # --- Microsoft (MSAL device code) --------------------------------------------------------------
