@@ -134,9 +134,10 @@ class SaslResponder:
     empty line for XOAUTH2 (Google's XOAUTH2 protocol page), never with the token again.
     """
 
-    def __init__(self, mechanism: str, username: str, token: str) -> None:
+    def __init__(self, mechanism: str, username: str, token: str, host: str = "",
+                 port: int = 0) -> None:
         self.mechanism = mechanism
-        self._initial = sasl_initial_response(mechanism, username, token)
+        self._initial = sasl_initial_response(mechanism, username, token, host, port)
         self.challenges: list[bytes] = []
 
     def __call__(self, challenge: bytes) -> bytes:
@@ -153,16 +154,22 @@ class _TokenRefused(Exception):
     """AUTHENTICATE answered NO/BAD; ``str()`` is the server's words (never the token)."""
 
 
-def sasl_initial_response(mechanism: str, username: str, token: str) -> bytes:
+def sasl_initial_response(mechanism: str, username: str, token: str, host: str = "",
+                          port: int = 0) -> bytes:
     """Return the client's first SASL message for ``mechanism`` (before base64).
 
-    OAUTHBEARER (RFC 7628 §3.1): a GS2 header ``n,a=USER,`` (RFC 5801 §4, ``=`` and ``,`` in the
-    name escaped as ``=3D``/``=2C``), then ``^Aauth=Bearer TOKEN^A^A``. XOAUTH2 (Google's "OAuth
-    2.0 Mechanism", also Microsoft's): ``user=USER^Aauth=Bearer TOKEN^A^A``.
+    OAUTHBEARER (RFC 7628 §3.1): ``gs2-header kvsep *kvpair kvsep``, the GS2 header ``n,a=USER,``
+    (RFC 5801 §4: ``=`` and ``,`` in the name escaped as ``=3D``/``=2C``), then ``host=`` and
+    ``port=`` of the connection (optional, as in the RFC's §4.1 example and curl's client) and
+    ``auth=Bearer TOKEN``, each ended by ^A, then a final ^A. XOAUTH2 (Google's "OAuth 2.0
+    Mechanism" page, also Microsoft's): ``user=USER^Aauth=Bearer TOKEN^A^A``.
     """
     if mechanism == "OAUTHBEARER":
         escaped = username.replace("=", "=3D").replace(",", "=2C")
-        return f"n,a={escaped},\x01auth=Bearer {token}\x01\x01".encode()
+        pairs = ([f"host={host}"] if host else []) + ([f"port={port}"] if port else [])
+        pairs.append(f"auth=Bearer {token}")
+        return (f"n,a={escaped},\x01" + "".join(f"{pair}\x01" for pair in pairs)
+                + "\x01").encode()
     return f"user={username}\x01auth=Bearer {token}\x01\x01".encode()
 
 
@@ -325,7 +332,8 @@ class Connection:
         """
         import imaplib
 
-        respond = SaslResponder(mechanism, self.settings.username, token)
+        s = self.settings
+        respond = SaslResponder(mechanism, s.username, token, s.host, s.port)
         challenges = respond.challenges
         try:
             self._client._imap.authenticate(mechanism, respond)

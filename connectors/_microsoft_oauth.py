@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 IMAP_SCOPE = "https://outlook.office.com/IMAP.AccessAsUser.All"
 DEFAULT_AUTHORITY = "https://login.microsoftonline.com"
+#: Seconds for each request to the sign-in service (MSAL waits forever by default).
+_HTTP_TIMEOUT = 30.0
 #: Errors of the token endpoint that only a new sign-in fixes (Microsoft identity platform
 #: error codes; RFC 6749 §5.2).
 _NEEDS_SIGN_IN = frozenset({"invalid_grant", "interaction_required", "consent_required",
@@ -88,7 +90,7 @@ class MicrosoftTokens:
                 # authority is the user's (default: the public cloud).
                 self._application = msal.PublicClientApplication(
                     self.client_id, authority=self.authority, token_cache=cache,
-                    instance_discovery=False)
+                    instance_discovery=False, timeout=_HTTP_TIMEOUT)
             except ValueError as error:
                 raise SourceError(f"the Microsoft sign-in service {self.authority} refused "
                                   f"the tenant or client ({_first_line(error)}); check "

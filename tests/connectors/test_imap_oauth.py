@@ -327,6 +327,39 @@ def test_microsoft_device_code_sign_in_then_sync_refresh_and_revocation(
     assert_no_token_anywhere(identity, debug_logs, output, status, again, state_dir=state)
 
 
+def test_a_token_that_expires_mid_session_is_refreshed_when_reconnecting(
+        dovecot_xoauth2, identity, tmp_path, trusted, debug_logs):
+    from connectors._imap_session import OAuthLogin, Session
+    from connectors._microsoft_oauth import MicrosoftTokens
+    from syncd.token_store import TokenStore
+
+    server = dovecot_xoauth2
+    user = account(server, "mid")
+    tokens = MicrosoftTokens("work", user, CLIENT_ID, TENANT, identity.authority_host,
+                             TokenStore(tmp_path / "state"))
+    identity.browser_user = user
+    try:
+        tokens.authorize(lambda text: None)
+    finally:
+        identity.browser_user = None
+    source = imap(server, user, oauth_provider="microsoft", client_id=CLIENT_ID)
+    session = Session(source.settings, OAuthLogin(tokens), backoff=(0.05,))
+    try:
+        assert session.examine("INBOX").messages == 1
+        # The access token dies while the session is open, and then the connection breaks:
+        # the reconnect logs in again, is refused once, refreshes, and the session goes on.
+        [token] = [t for t, owner in identity.active.items() if owner == user]
+        identity.expire(token)
+        refreshes = len(identity.grants("refresh_token"))
+        session.connection.interrupt()
+        assert session.call(lambda connection: connection.uids_from(1)) == [1]
+        assert session.losses == 1
+        assert len(identity.grants("refresh_token")) == refreshes + 1
+    finally:
+        session.close()
+    assert_no_token_anywhere(identity, debug_logs)
+
+
 # --- Google ------------------------------------------------------------------------------------
 
 

@@ -16,12 +16,15 @@ def test_xoauth2_matches_the_example_of_googles_protocol_page():
         "QmhkSFJoZG1semRHRXVZMjl0Q2cBAQ==")
 
 
-def test_oauthbearer_has_the_gs2_header_then_the_bearer_token_between_ctrl_a():
-    # RFC 7628 §3.1 (host and port are optional) and §4.1's example, without them.
+def test_oauthbearer_is_gs2_header_then_key_value_pairs_each_ended_by_ctrl_a():
+    # RFC 7628 §3.1: gs2-header kvsep *kvpair kvsep; kvpair = key "=" value kvsep; §4.1 sends
+    # host and port of the connection too.
     sent = sasl_initial_response("OAUTHBEARER", "user@example.com",
-                                 "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==")
-    assert sent == (b"n,a=user@example.com,\x01auth=Bearer "
-                    b"vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01")
+                                 "vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==",
+                                 "server.example.com", 143)
+    assert sent == (b"n,a=user@example.com,\x01host=server.example.com\x01port=143\x01"
+                    b"auth=Bearer vF9dft4qmTc2Nvb3RlckBhbHRhdmlzdGEuY29tCg==\x01\x01")
+    assert sasl_initial_response("OAUTHBEARER", "u@x", "T") == b"n,a=u@x,\x01auth=Bearer T\x01\x01"
 
 
 def test_oauthbearer_escapes_comma_and_equals_in_the_authorization_identity():
