@@ -183,7 +183,7 @@ class ImapConnector:
         :meth:`check_password`). Raise :class:`~syncd.errors.CredentialError` when the sign-in
         fails, :class:`~syncd.errors.AuthError` when the server refuses the new token.
         """
-        if self._options.get("auth") != "oauth2":
+        if not self.uses_oauth:
             return None
         tokens = self.token_source()
         stored = tokens.authorize(say) if isinstance(tokens, AuthorizingTokenSource) else None
@@ -276,9 +276,16 @@ class ImapConnector:
 
     # --- one pass ---------------------------------------------------------------------------
 
+    @property
+    def uses_oauth(self) -> bool:
+        """True for ``auth = "oauth2"`` (which a token_command or provider alone implies)."""
+        auth = self._options.get("auth")
+        return auth == "oauth2" or (auth is None and bool(
+            self._options.get("token_command") or self._options.get("oauth_provider")))
+
     def _login(self) -> Login:
         """How to log in: a password (read now), or the source's OAuth tokens."""
-        if self._options.get("auth") == "oauth2":
+        if self.uses_oauth:
             return OAuthLogin(self.token_source())
         from syncd.credentials import read_password
 

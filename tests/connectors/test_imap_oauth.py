@@ -282,6 +282,10 @@ def test_microsoft_device_code_sign_in_then_sync_refresh_and_revocation(
     assert code == 0, output
     assert "open the page https://microsoft.com/devicelogin and enter the code ABCD-" in output
     assert "signed in" in output
+    # No keyring here: MSAL's cache went to a 0600 file beside the database.
+    [cache_file] = (state / "tokens").iterdir()
+    assert cache_file.name == f"microsoft-{user}.json"
+    assert cache_file.stat().st_mode & 0o777 == 0o600
     [device_request] = [form for path, form in identity.requests
                         if path == f"/{TENANT}/oauth2/v2.0/devicecode"]
     assert device_request["client_id"] == CLIENT_ID
