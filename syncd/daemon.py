@@ -718,6 +718,7 @@ class Daemon:
         self._update_watchers()
         log.info("SIGHUP: configuration reloaded (%d sources)", len(self._enabled_sources()))
         self.request("alerts")
+        self.request_report()
         return True
 
 

@@ -151,3 +151,19 @@ def test_open_report_on_the_notification_shows_the_report_in_the_browser(
         assert alice.snoozed_until is None and alice.last_manual is None  # nothing else ran
     finally:
         daemon.shutdown()
+
+
+def test_a_report_path_added_by_sighup_is_written_at_once(tmp_path):
+    config = setup(tmp_path, report=None)
+    daemon = Daemon(lambda: load_config(config), clock=Clock(NOW))
+    daemon.start()
+    try:
+        daemon.process_pending()
+        report = tmp_path / "later.html"
+        config.write_text(config.read_text().replace(
+            "[[people]]", f'[report]\npath = "{report}"\n[[people]]'))
+        assert daemon.reload()
+        daemon.process_pending()
+        assert chip_of(report.read_text(), "Alice Example") == "quiet"
+    finally:
+        daemon.shutdown()
