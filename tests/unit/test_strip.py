@@ -98,3 +98,29 @@ def test_monthly_activity_counts_local_days_and_directions_of_counted_contacts_o
                                        meetings=1, manual=1)},
         bob: {"2026-05": MonthActivity("2026-05", contact_days=1, outgoing=1)},
     }
+
+
+def test_a_database_from_before_migration_4_keeps_its_contacts_and_reads_months_from_the_index(
+        tmp_path):
+    import sqlite3
+
+    from syncd.store.schema import _MIGRATIONS
+
+    path = tmp_path / "syncd.sqlite3"
+    old = sqlite3.connect(path)
+    for migration in _MIGRATIONS[:3]:
+        old.executescript(migration)
+    old.execute("PRAGMA user_version = 3")
+    old.execute("INSERT INTO people(id, name) VALUES (1, 'Ann')")
+    old.execute("INSERT INTO contacts VALUES (7, 1, ?, 'outgoing', 1)",
+                (int(datetime(2026, 10, 2, tzinfo=UTC).timestamp()),))
+    old.commit()
+    old.close()
+    store = Store.open(tmp_path)
+    window = month_window(NOW, UTC)
+    assert store.monthly_activity([1], window) == {
+        1: {"2026-10": MonthActivity("2026-10", contact_days=1, outgoing=1)}}
+    plan = " ".join(row[3] for row in store._db.execute(
+        "EXPLAIN QUERY PLAN SELECT count(*) FROM contacts WHERE person_id = 1 AND at >= 0 "
+        "AND counts = 1 AND direction = 'outgoing'"))
+    assert "COVERING INDEX contacts_person" in plan
