@@ -117,10 +117,13 @@ def test_a_database_from_before_migration_4_keeps_its_contacts_and_reads_months_
     old.commit()
     old.close()
     store = Store.open(tmp_path)
-    window = month_window(NOW, UTC)
-    assert store.monthly_activity([1], window) == {
-        1: {"2026-10": MonthActivity("2026-10", contact_days=1, outgoing=1)}}
-    plan = " ".join(row[3] for row in store._db.execute(
-        "EXPLAIN QUERY PLAN SELECT count(*) FROM contacts WHERE person_id = 1 AND at >= 0 "
-        "AND counts = 1 AND direction = 'outgoing'"))
-    assert "COVERING INDEX contacts_person" in plan
+    try:
+        window = month_window(NOW, UTC)
+        assert store.monthly_activity([1], window) == {
+            1: {"2026-10": MonthActivity("2026-10", contact_days=1, outgoing=1)}}
+        plan = " ".join(row[3] for row in store._db.execute(
+            "EXPLAIN QUERY PLAN SELECT count(*) FROM contacts WHERE person_id = 1 AND at >= 0 "
+            "AND counts = 1 AND direction = 'outgoing'"))
+        assert "COVERING INDEX contacts_person" in plan
+    finally:
+        store.close()
