@@ -100,17 +100,19 @@ def test_monthly_activity_counts_local_days_and_directions_of_counted_contacts_o
     }
 
 
-def test_a_database_from_before_migration_4_keeps_its_contacts_and_reads_months_from_the_index(
+def test_a_database_from_before_the_index_widening_keeps_its_contacts_and_reads_months_from_it(
         tmp_path):
     import sqlite3
 
     from syncd.store.schema import _MIGRATIONS
 
+    widening = next(number for number, text in enumerate(_MIGRATIONS)
+                    if "DROP INDEX contacts_person" in text)
     path = tmp_path / "syncd.sqlite3"
     old = sqlite3.connect(path)
-    for migration in _MIGRATIONS[:3]:
+    for migration in _MIGRATIONS[:widening]:
         old.executescript(migration)
-    old.execute("PRAGMA user_version = 3")
+    old.execute(f"PRAGMA user_version = {widening}")
     old.execute("INSERT INTO people(id, name) VALUES (1, 'Ann')")
     old.execute("INSERT INTO contacts VALUES (7, 1, ?, 'outgoing', 1)",
                 (int(datetime(2026, 10, 2, tzinfo=UTC).timestamp()),))
