@@ -117,7 +117,8 @@ def _timezone(value: Any) -> ZoneInfo:
     name = _nonempty_string(value)
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: "Europe" is a directory of the tz database, a 300-letter name too long.
         raise _Invalid(f"{name!r} is not a time zone name like Europe/Berlin") from None
 
 
@@ -390,7 +391,8 @@ class _Collector:
     def table(self, path: str, value: Any, spec: Mapping[str, Option]) -> dict[str, Any]:
         """Check ``value`` against ``spec``; return checked values with defaults filled in."""
         result: dict[str, Any] = {}
-        if not isinstance(value, dict):
+        is_table = isinstance(value, dict)
+        if not is_table:
             self.add(path, f"must be a table, not {_type_name(value)}")
             value = {}
         for key in value:
@@ -408,7 +410,8 @@ class _Collector:
                 except _Invalid as reason:
                     self.add(_join(path, key), str(reason))
             elif option.required:
-                self.add(_join(path, key), "is required")
+                if is_table:  # "must be a table" already says it all
+                    self.add(_join(path, key), "is required")
             else:
                 result[key] = option.default
         return result
@@ -432,7 +435,7 @@ def system_timezone(environ: Mapping[str, str] = os.environ) -> ZoneInfo:
         if name:
             try:
                 return ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
+            except (ZoneInfoNotFoundError, ValueError, OSError):
                 continue
     return ZoneInfo("UTC")
 
@@ -504,9 +507,14 @@ def _sources(found: _Collector, raw: Any) -> dict[str, SourceConfig]:
                           f"{source_type!r}" + _did_you_mean(str(source_type), list(SOURCE_TYPES)))
             continue
         spec = {**_COMMON_SOURCE_OPTIONS, **SOURCE_TYPES[source_type]}
+        before = len(found.problems)
         options = found.table(path, table, spec)
         for key, problem in _source_cross_checks(source_type, options):
             found.add(f"{path}.{key}", problem)
+        if len(found.problems) > before:
+            # A key that failed its check is missing from ``options``: building the source
+            # from it would raise KeyError instead of reporting the problem already found.
+            continue
         every = options.pop("every") or parse_duration(
             MAIL_EVERY if source_type in MAIL_TYPES else CALENDAR_EVERY)
         options.pop("type")
