@@ -483,9 +483,10 @@ def service_install(context: Context, no_start: bool) -> None:
             reason = "systemctl is not installed" if result is None else (
                 result.output.splitlines()[-1] if result.output else "systemctl failed")
             todo = " && ".join(f"systemctl --user {' '.join(s)}" for s in steps)
-            click.echo(f"could not reach the systemd user manager ({reason}); run: {todo}",
-                       err=True)
-            return
+            click.echo(f"could not reach the systemd user manager ({reason}); the unit file "
+                       f"is written, but not {'loaded' if no_start else 'enabled'}; run by "
+                       f"hand: {todo}", err=True)
+            sys.exit(1)
     if not no_start:
         click.echo(f"enabled and started {UNIT_NAME}; logs: journalctl --user -u syncd")
 
