@@ -35,8 +35,10 @@ def with_this_executable(text: str, placeholder: str) -> str:
 
 
 @pytest.fixture
-def runtime(tmp_path):
-    directory = tmp_path / "runtime"
+def runtime(socket_dir):
+    # systemd-analyze reads the user's socket units, whose paths live in the runtime
+    # directory: it must be short enough for AF_UNIX (see servers/short_paths.py).
+    directory = socket_dir / "runtime"
     directory.mkdir(mode=0o700)
     return directory
 
