@@ -49,6 +49,9 @@ class Context:
 
 pass_context = click.make_pass_decorator(Context)
 
+PERSON_HELP = ("PERSON is an address, a name, the start of exactly one person's name or "
+               "address (a first name will do), or #ID (the id that syncd show prints).")
+
 
 def _echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
@@ -201,7 +204,7 @@ def sync(context: Context, sources: tuple[str, ...], full: bool) -> None:
 @pass_context
 def status(context: Context, as_json: bool) -> None:
     """Per source: last success, last error, counts, skipped items with reasons."""
-    from syncd.render import iso, source_json
+    from syncd.render import local_time, source_json
 
     app = context.app()
     rows = {row.name: row for row in app.store.sources()}
@@ -225,7 +228,7 @@ def status(context: Context, as_json: bool) -> None:
             continue
         note = "" if name in app.config.sources else " (no longer in the config)"
         click.echo(f"{name}: {row.observations} items; last success "
-                   f"{iso(row.last_success) or 'never'}{note}")
+                   f"{local_time(row.last_success, app.config.timezone)}{note}")
         if row.last_error:
             click.echo(f"  last error: {row.last_error}")
         if row.error_kind == "auth":
@@ -252,7 +255,8 @@ def people(context: Context, as_json: bool, everyone: bool) -> None:
         _echo_json([tie_json(tie) for tie in ties])
         return
     now = app.clock()
-    _print_table("people", TIE_HEADERS, [tie_row(tie, now) for tie in ties])
+    _print_table("people", TIE_HEADERS, [tie_row(tie, now, app.config.timezone)
+                                         for tie in ties])
 
 
 @cli.command()
@@ -276,14 +280,14 @@ def due(context: Context, as_json: bool) -> None:
     _print_table("due", TIE_HEADERS, due_rows(ties, upcoming, now, app.config.timezone))
 
 
-@cli.command()
+@cli.command(epilog=PERSON_HELP)
 @click.argument("person")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--why", is_flag=True, help="The last decisions about them, with reasons.")
 @pass_context
 def show(context: Context, person: str, as_json: bool, why: bool) -> None:
     """Addresses, tier, cadence, contact dates and timeline of one person."""
-    from syncd.render import ago, iso, status_text, tie_json, timeline_json
+    from syncd.render import ago, iso, local_time, status_text, tie_json, timeline_json
 
     app = context.app()
     row = app.find_person(person)
@@ -297,10 +301,18 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
                                  for start, reason in meetings],
                     "timeline": [timeline_json(e) for e in timeline]})
         return
-    click.echo(f"{row.name or row.addresses[0]} (#{row.id})")
+    zone = app.config.timezone
+    click.echo(f"{_name(row)} (#{row.id})")
     click.echo(f"  addresses: {', '.join(row.addresses)}")
+    tracked_by = app.store.tracked_by(row.id)
     click.echo(f"  tracked: {'yes' if row.tracked else 'no'}"
-               + (f", tier {row.tier}" if row.tier else ""))
+               + (f", tier {row.tier}" if row.tier else "")
+               + (" (set in the config file)" if row.tracked and tracked_by == "config" else ""))
+    for pattern, where in app.ignored_by(row):
+        undo = ("remove it from [rules].ignore" if where == "[rules].ignore"
+                else f"syncd unignore {pattern}")
+        click.echo(f"  ignored: matches {pattern} ({where}); their mail does not count"
+                   + ("" if row.tracked else " and they are hidden") + f"; undo: {undo}")
     if tie.cadence:
         from syncd.durations import format_duration
 
@@ -308,68 +320,99 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
     click.echo(f"  last contact: {ago(row.last_contact, now)}"
                f" (out {ago(row.last_outgoing, now)}, in {ago(row.last_incoming, now)}, "
                f"meeting {ago(row.last_meeting, now)}, logged {ago(row.last_manual, now)})")
-    click.echo(f"  interactions: {row.interactions}; status: {status_text(tie, now)}"
-               + (f"; due {iso(tie.due_at)}" if tie.due_at else ""))
+    click.echo(f"  interactions: {row.interactions}; status: {status_text(tie, now, zone)}"
+               + (f"; due {local_time(tie.due_at, zone)}" if tie.due_at else ""))
     if meetings:
         click.echo("  upcoming:")
     for start, reason in meetings:
-        click.echo(f"    {iso(start)}  {reason}")
+        click.echo(f"    {local_time(start, zone)}  {reason}")
     if timeline:
         click.echo("  decisions:" if why else "  timeline:")
     for entry in timeline:
         mark = "counted" if entry.counts else "not counted"
         extra = f" - {entry.note}" if entry.note else ""
         text = f"{mark}: {entry.reason}" if why else f"{entry.direction}: {entry.reason}"
-        click.echo(f"    {iso(entry.at) or '?'}  {text}{extra}")
+        click.echo(f"    {local_time(entry.at, zone) if entry.at else '?'}  {text}{extra}")
 
 
-def _duration_days(text: str) -> float:
+def _duration(text: str, hint: str) -> timedelta:
     from syncd.durations import parse_duration
 
     try:
-        return parse_duration(text).total_seconds() / 86400
+        return parse_duration(text)
     except ValueError as error:
-        raise click.BadParameter(str(error)) from None
+        raise click.BadParameter(str(error), param_hint=hint) from None
 
 
-@cli.command()
+def _name(row: Any) -> str:
+    """Return how a person is named in messages: their name, else their first address."""
+    return str(row.name or (row.addresses[0] if row.addresses else f"#{row.id}"))
+
+
+def _local(moment: datetime | None, app: Any) -> str:
+    """Return a time for people: in [general].timezone, with the zone's abbreviation."""
+    from syncd.render import local_time
+
+    return local_time(moment, app.config.timezone)
+
+
+@cli.command(epilog=PERSON_HELP)
 @click.argument("person")
 @click.option("--tier", help="A tier from [tiers].")
 @click.option("--every", help="Their own cadence, e.g. 3w.")
 @pass_context
 def track(context: Context, person: str, tier: str | None, every: str | None) -> None:
-    """Start tracking a person."""
+    """Start tracking a person (keeps their tier or cadence unless one is given)."""
     app = context.app()
+    if tier and every:
+        raise click.UsageError("give --tier or --every, not both (--every beats a tier)")
     if tier and tier not in app.config.tiers:
-        raise click.BadParameter(f"no tier {tier!r}; defined: {', '.join(app.config.tiers)}",
-                                 param_hint="--tier")
+        raise click.BadParameter(f"no tier {tier!r}; defined: "
+                                 f"{', '.join(app.config.tiers) or 'none'}", param_hint="--tier")
+    cadence = _duration(every, "--every") if every else None
     row = app.find_person(person)
-    app.store.set_tracking(row.id, True, tier, _duration_days(every) if every else None)
-    click.echo(f"tracking {row.name or row.addresses[0]}")
+    if not tier and not every and app.store.tracked_by(row.id) == "config":
+        click.echo(f"{_name(row)} is already tracked: the config file lists them")
+        return
+    app.track(row, tier, cadence)
+    tie = app.tie(app.store.person(row.id) or row)
+    from syncd.durations import format_duration
+
+    how = (f" every {format_duration(tie.cadence)} ({tie.cadence_source})"
+           if tie.cadence else "")
+    click.echo(f"tracking {_name(row)}{how}")
 
 
-@cli.command()
+@cli.command(epilog=PERSON_HELP)
 @click.argument("person")
 @pass_context
 def untrack(context: Context, person: str) -> None:
     """Stop tracking a person."""
     app = context.app()
     row = app.find_person(person)
-    app.store.set_tracking(row.id, False)
-    click.echo(f"no longer tracking {row.name or row.addresses[0]}")
+    app.untrack(row)
+    click.echo(f"no longer tracking {_name(row)}")
 
 
-@cli.command()
+@cli.command(epilog=PERSON_HELP)
 @click.argument("person")
-@click.argument("duration")
+@click.argument("duration", required=False)
+@click.option("--clear", is_flag=True, help="End a snooze now.")
 @pass_context
-def snooze(context: Context, person: str, duration: str) -> None:
-    """Silence a person for DURATION, like 1w or 10d."""
+def snooze(context: Context, person: str, duration: str | None, clear: bool) -> None:
+    """Silence a person for DURATION, like 1w or 10d (--clear ends it)."""
+    if clear == (duration is not None):
+        raise click.UsageError("give a DURATION like 1w, or --clear")
     app = context.app()
     row = app.find_person(person)
-    until = app.clock() + timedelta(days=_duration_days(duration))
-    app.store.snooze(row.id, until)
-    click.echo(f"snoozed {row.name or row.addresses[0]} until {until:%Y-%m-%d %H:%M} UTC")
+    if clear:
+        app.snooze(row, None)
+        click.echo(f"{_name(row)} is no longer snoozed")
+        return
+    assert duration is not None
+    until = app.clock() + _duration(duration, "DURATION")
+    app.snooze(row, until)
+    click.echo(f"snoozed {_name(row)} until {_local(until, app)}")
 
 
 def _parse_at(text: str | None, now: datetime, timezone: Any) -> datetime:
@@ -389,7 +432,7 @@ def _parse_at(text: str | None, now: datetime, timezone: Any) -> datetime:
     return moment.astimezone(UTC)
 
 
-@cli.command()
+@cli.command(epilog=PERSON_HELP)
 @click.argument("person")
 @click.option("--note", help="What it was, e.g. 'coffee'.")
 @click.option("--at", "at_text", help="When (default: now), e.g. 2026-03-01.")
@@ -399,24 +442,59 @@ def done(context: Context, person: str, note: str | None, at_text: str | None) -
     app = context.app()
     row = app.find_person(person)
     at = _parse_at(at_text, app.clock(), app.config.timezone)
-    app.store.log_manual(row.id, at, note)
-    click.echo(f"logged contact with {row.name or row.addresses[0]} at {at:%Y-%m-%d %H:%M} UTC")
+    app.log_contact(row, at, note)
+    click.echo(f"logged contact with {_name(row)} at {_local(at, app)}")
+
+
+def _pattern(pattern: str) -> str:
+    text = pattern.strip().lower()
+    if not text or ("@" not in text and "*" not in text):
+        raise click.BadParameter(f"{pattern!r} is not an address, an @domain or a glob")
+    return text
+
+
+def _names(rows: Sequence[Any], limit: int = 10) -> str:
+    names = [_name(row) for row in rows[:limit]]
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return ", ".join(names) + more
 
 
 @cli.command()
 @click.argument("pattern")
 @pass_context
 def ignore(context: Context, pattern: str) -> None:
-    """Never count PATTERN again (an address, @domain or glob)."""
-    from syncd.rules import AddressPatterns
+    """Never count PATTERN again (an address, @domain or glob); undo with unignore."""
+    from syncd.render import plural
 
-    text = pattern.strip().lower()
-    if not text or ("@" not in text and "*" not in text):
-        raise click.BadParameter(f"{pattern!r} is not an address, an @domain or a glob")
     app = context.app()
-    app.store.add_ignore_pattern(text)
-    hidden = app.store.mark_ignored(AddressPatterns([text]).matches)
-    click.echo(f"ignoring {text}; {hidden} known people hidden")
+    result = app.ignore(_pattern(pattern))
+    for address in result.mine:
+        click.echo(f"warning: {result.pattern} matches my own address {address}; mail to and "
+                   "from it is judged by the other side only", err=True)
+    for row in result.tracked:
+        kept = app.store.tracked_by(row.id) == "config"
+        click.echo(f"warning: {result.pattern} matches {_name(row)}, whom you track; "
+                   + ("the config file lists them, so they stay shown, but their mail no "
+                      "longer counts" if kept else "they are hidden and their mail no longer "
+                      "counts"), err=True)
+    hidden = (f"{plural(len(result.hidden), 'person', 'people')} hidden: "
+              f"{_names(result.hidden)}" if result.hidden else "nobody known is hidden")
+    click.echo(f"ignoring {result.pattern}; {hidden}; undo: syncd unignore {result.pattern}")
+
+
+@cli.command()
+@click.argument("pattern")
+@pass_context
+def unignore(context: Context, pattern: str) -> None:
+    """Count PATTERN again (one given to syncd ignore)."""
+    from syncd.render import plural
+
+    app = context.app()
+    result = app.unignore(_pattern(pattern))
+    shown = (f"{plural(len(result.shown), 'person', 'people')} shown again: "
+             f"{_names(result.shown)}" if result.shown else "nobody was hidden by it alone")
+    click.echo(f"no longer ignoring {result.pattern}; {shown}; mail it kept from counting "
+               "counts after: syncd sync --full")
 
 
 @cli.group(name="import")

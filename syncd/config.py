@@ -568,3 +568,44 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] = os.env
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([ConfigProblem("", f"not valid TOML: {error}")], str(file)) from None
     return parse_config(data, file=file, environ=environ)
+
+
+def line_of_person(file: Path | None, addresses: Sequence[str]) -> int | None:
+    """Return the line of ``file`` where the ``[[people]]`` entry holding one of ``addresses``
+    sets its name (or begins), or None when no entry holds them or the file cannot be read."""
+    if file is None:
+        return None
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    wanted = [address.lower() for address in addresses]
+    block_start = name_line = None
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            block_start = number if stripped.replace(" ", "") == "[[people]]" else None
+            name_line = None
+            continue
+        if block_start is None:
+            continue
+        if re.match(r"name\s*=", stripped):
+            name_line = number
+        if any(f'"{address}"' in line.lower() or f"'{address}'" in line.lower()
+               for address in wanted):
+            return name_line or block_start
+    return None
+
+
+def line_of_ignore_pattern(file: Path | None, pattern: str) -> int | None:
+    """Return the line of ``file`` that lists ``pattern`` (for "edit it there"), or None."""
+    if file is None:
+        return None
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    for number, line in enumerate(lines, start=1):
+        if f'"{pattern}"' in line.lower() or f"'{pattern}'" in line.lower():
+            return number
+    return None

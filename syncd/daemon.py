@@ -538,17 +538,18 @@ class Daemon:
     def apply_action(self, action: str, person_id: int, name: str) -> None:
         """Apply *Snooze 1 week* or *Done* to a person and record it."""
         now = self.clock()
-        if self.store.person(person_id) is None:
+        person = self.store.person(person_id)
+        if person is None:
             log.warning("action %s for a person no longer known (#%d) ignored", action, person_id)
             return
         if action == SNOOZE:
             until = now + SNOOZE_FOR
-            self.store.snooze(person_id, until)
+            self.app.snooze(person, until)  # journaled, like syncd snooze
             self.store.record_alert_action(person_id, "snooze", now,
                                            until.isoformat().replace("+00:00", "Z"))
             log.info("snoozed %s until %s (from the notification)", name, f"{until:%Y-%m-%d}")
         elif action == DONE:
-            self.store.log_manual(person_id, now, "marked done from the notification")
+            self.app.log_contact(person, now, "marked done from the notification")
             self.store.record_alert_action(person_id, "done", now)
             Engine(self.store, self.app.rules(), self.clock).refresh_rhythms()
             log.info("logged a contact with %s (from the notification)", name)

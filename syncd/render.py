@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from syncd.durations import format_duration
 from syncd.store import SourceRow, TimelineEntry
-from syncd.ties import Status, Tie
+from syncd.ties import Status, Tie, exchanged_both_ways
 
 RULE_SUMMARIES: Mapping[str, str] = {
     "outgoing": "{n} messages I sent counted as contact",
@@ -38,6 +38,10 @@ RULE_SUMMARIES: Mapping[str, str] = {
 }
 
 
+#: ``status`` in ``--json`` for someone not tracked (the table says "not tracked").
+UNTRACKED = "untracked"
+
+
 def iso(moment: datetime | None) -> str | None:
     """Return ISO 8601 UTC with a ``Z``, or None."""
     if moment is None:
@@ -45,6 +49,26 @@ def iso(moment: datetime | None) -> str | None:
     # An f-string is ~4x faster than strftime, which matters for `due --json` over 10k people.
     return (f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
             f"{moment.hour:02d}:{moment.minute:02d}:{moment.second:02d}Z")
+
+
+def local_time(moment: datetime | None, timezone: tzinfo) -> str:
+    """Return a time for people to read, in ``timezone``: "2026-11-30 12:00 PST", or "never".
+
+    Human output uses the configured zone (as khal and todoman do); ``--json`` stays UTC.
+    """
+    if moment is None:
+        return "never"
+    return f"{moment.astimezone(timezone):%Y-%m-%d %H:%M %Z}"
+
+
+def local_date(moment: datetime, timezone: tzinfo) -> str:
+    """Return the local date of ``moment`` in ``timezone`` ("2026-11-30")."""
+    return f"{moment.astimezone(timezone):%Y-%m-%d}"
+
+
+def plural(count: int, one: str, many: str) -> str:
+    """Return "1 person" or "3 people"."""
+    return f"{count} {one if count == 1 else many}"
 
 
 def _days(duration: timedelta | None) -> float | None:
@@ -68,10 +92,11 @@ def tie_json(tie: Tie) -> dict[str, Any]:
         "last_meeting": iso(person.last_meeting),
         "last_manual": iso(person.last_manual),
         "interactions": person.interactions,
-        "two_way": tie.two_way,
-        "status": tie.status.value,
+        "two_way": exchanged_both_ways(person),
+        "status": tie.status.value if person.tracked else UNTRACKED,
         "due_at": iso(tie.due_at),
-        "overdue_days": _days(tie.overdue),
+        "overdue_days": (_days(tie.overdue) if tie.overdue is not None
+                         and tie.overdue > timedelta() else None),
         "snoozed_until": iso(person.snoozed_until),
     }
 
@@ -92,26 +117,26 @@ def ago(moment: datetime | None, now: datetime) -> str:
     return f"{days}d ago"
 
 
-def status_text(tie: Tie, now: datetime) -> str:
-    """Return a short phrase for the tie's status."""
+def status_text(tie: Tie, now: datetime, timezone: tzinfo = UTC) -> str:
+    """Return a short phrase for the tie's status (dates in ``timezone``)."""
     if tie.status is Status.QUIET and tie.overdue is not None:
         return f"quiet, {tie.overdue.days}d overdue"
     if tie.status is Status.DUE_SOON and tie.due_at is not None:
         remaining = (tie.due_at - now).total_seconds() / 86400
         return f"due in {max(1, math.ceil(remaining))}d"
     if tie.status is Status.SNOOZED and tie.person.snoozed_until is not None:
-        return f"snoozed until {tie.person.snoozed_until:%Y-%m-%d}"
+        return f"snoozed until {local_date(tie.person.snoozed_until, timezone)}"
     if tie.status is Status.NEVER:
         return "no contact on record"
     return "ok"
 
 
-def tie_row(tie: Tie, now: datetime) -> list[str]:
-    """Return a table row: name, last contact, cadence, status."""
+def tie_row(tie: Tie, now: datetime, timezone: tzinfo = UTC) -> list[str]:
+    """Return a table row: name, last contact, cadence, status (dates in ``timezone``)."""
     cadence = (f"{format_duration(tie.cadence)} ({tie.cadence_source})"
                if tie.cadence else "-")
     return [display_name(tie), ago(tie.person.last_contact, now), cadence,
-            status_text(tie, now) if tie.person.tracked else "not tracked"]
+            status_text(tie, now, timezone) if tie.person.tracked else "not tracked"]
 
 
 TIE_HEADERS = ["person", "last contact", "cadence", "status"]
@@ -131,7 +156,7 @@ def due_rows(ties: Sequence[Tie], upcoming: Mapping[int, datetime], now: datetim
     """Return the rows of the due table; a tie with a meeting ahead says so instead of nagging."""
     rows = []
     for tie in ties:
-        row = tie_row(tie, now)
+        row = tie_row(tie, now, timezone)
         start = upcoming.get(tie.person.id)
         if start is not None:
             row[-1] = you_will_see(display_name(tie), start, now, timezone)

@@ -912,18 +912,26 @@ class Store:
             self._db.execute("UPDATE people SET snoozed_until = ? WHERE id = ?",
                              (to_epoch(until), person_id))
 
-    def log_manual(self, person_id: int, at: datetime, note: str | None) -> None:
-        """Record a contact the machine cannot see (a call, a visit)."""
+    def log_manual(self, person_id: int, at: datetime, note: str | None,
+                   key: str | None = None) -> bool:
+        """Record a contact the machine cannot see (a call, a visit).
+
+        ``key`` names the contact (the choices journal replays it): a contact already stored
+        under it is not stored twice. Return False when it was already there.
+        """
         epoch = to_epoch(at)
         assert epoch is not None
         with self.transaction():
-            interaction_id = self._db.execute(
-                "INSERT INTO interactions(key, at, direction, counts, rule, reason, note) "
-                "VALUES (?, ?, 'manual', 1, 'manual', 'logged with syncd done', ?)",
-                (f"manual:{uuid.uuid4()}", epoch, note)).lastrowid
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO interactions(key, at, direction, counts, rule, reason, "
+                "note) VALUES (?, ?, 'manual', 1, 'manual', 'logged with syncd done', ?)",
+                (f"manual:{key or uuid.uuid4()}", epoch, note))
+            if not cursor.rowcount:
+                return False
             self._db.execute("INSERT INTO contacts VALUES (?, ?, ?, 'manual', 1)",
-                             (interaction_id, person_id, epoch))
+                             (cursor.lastrowid, person_id, epoch))
             self._count_contact(person_id, Direction.MANUAL, epoch)
+        return True
 
     def setting(self, key: str) -> str | None:
         """Return a stored setting (None when never set)."""
@@ -935,6 +943,13 @@ class Store:
         with self.transaction():
             self._db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", (key, value))
 
+    def count_setting(self, key: str, by: int = 1) -> None:
+        """Add ``by`` to a numeric setting (0 when never set), in one statement."""
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO settings VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET "
+                "value = CAST(CAST(value AS INTEGER) + ? AS TEXT)", (key, str(by), by))
+
     def add_ignore_pattern(self, pattern: str) -> None:
         """Remember an ignore pattern given on the command line."""
         with self.transaction():
@@ -944,15 +959,18 @@ class Store:
         """Return the ignore patterns given on the command line."""
         return [row[0] for row in self._db.execute("SELECT pattern FROM ignore_patterns")]
 
-    def mark_ignored(self, predicate: Callable[[str], bool]) -> int:
-        """Flag every person not from the config who has an address ``predicate`` accepts."""
+    def mark_ignored(self, predicate: Callable[[str], bool]) -> list[int]:
+        """Flag every person not from the config who has an address ``predicate`` accepts.
+
+        Return the ids of the people hidden now (not those hidden before).
+        """
         hits = {person_id for address, person_id in self._db.execute(
             "SELECT a.address, a.person_id FROM addresses a JOIN people p ON p.id = a.person_id "
             "WHERE p.ignored = 0 AND p.tracked_by IS NOT 'config'") if predicate(address)}
         with self.transaction():
             self._db.executemany("UPDATE people SET ignored = 1 WHERE id = ?",
                                  [(person_id,) for person_id in hits])
-        return len(hits)
+        return sorted(hits)
 
     # --- reading people ------------------------------------------------------------------------
 
@@ -1028,8 +1046,9 @@ class Store:
         return "'" + text.replace("'", "''") + "'"
 
     def counted_people(self) -> list[PersonRow]:
-        """Return everyone with at least one counted contact, and everyone tracked."""
-        return self._people("(p.tracked = 1 OR s.interactions > 0) AND p.ignored = 0")
+        """Return everyone tracked, and everyone else with a counted contact and not hidden by
+        an ignore pattern: a superset of :meth:`tracked_people`."""
+        return self._people("p.tracked = 1 OR (s.interactions > 0 AND p.ignored = 0)")
 
     def person(self, person_id: int) -> PersonRow | None:
         """Return one person by id."""
@@ -1073,6 +1092,125 @@ class Store:
         """Return how many interactions each rule decided (for summaries)."""
         return dict(self._db.execute(
             "SELECT rule, count(*) FROM interactions GROUP BY rule").fetchall())
+
+    # --- choices made on the command line (track, untrack, ignore; see syncd/choices.py) --------
+
+    def tracked_by(self, person_id: int) -> str | None:
+        """Return why a person is tracked: "config", "cli", "vcard", or None."""
+        row = self._db.execute("SELECT tracked_by FROM people WHERE id = ?",
+                               (person_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def track(self, person_id: int, tier: str | None = None,
+              every_days: float | None = None) -> None:
+        """Track a person. With neither ``tier`` nor ``every_days`` an existing tier or cadence
+        is kept (re-tracking changes nothing); a tier replaces the person's own cadence, which
+        would beat it (ties.cadence_for)."""
+        with self.transaction():
+            if tier is not None:
+                self._db.execute("UPDATE people SET tracked = 1, tracked_by = 'cli', tier = ?, "
+                                 "every_days = NULL WHERE id = ?", (tier, person_id))
+            elif every_days is not None:
+                self._db.execute("UPDATE people SET tracked = 1, tracked_by = 'cli', "
+                                 "every_days = ? WHERE id = ?", (every_days, person_id))
+            else:
+                self._db.execute("UPDATE people SET tracked = 1, tracked_by = 'cli' "
+                                 "WHERE id = ?", (person_id,))
+
+    def untrack(self, person_id: int) -> None:
+        """Stop tracking a person (their tier and cadence go with it)."""
+        self.set_tracking(person_id, False)
+
+    def person_with_addresses(self, name: str, addresses: Sequence[str]) -> int:
+        """Return the person holding the first known of ``addresses``; create one if none is
+        known (named ``name``, holding them all). For replaying choices into a new database."""
+        for address in addresses:
+            row = self._db.execute("SELECT person_id FROM addresses WHERE address = ?",
+                                   (address,)).fetchone()
+            if row is not None:
+                return int(row[0])
+        with self.transaction():
+            return self.merge_addresses(name, addresses)
+
+    def remove_ignore_pattern(self, pattern: str) -> bool:
+        """Forget an ignore pattern given on the command line; False when it was not there."""
+        with self.transaction():
+            return bool(self._db.execute("DELETE FROM ignore_patterns WHERE pattern = ?",
+                                         (pattern,)).rowcount)
+
+    def unmark_ignored(self, predicate: Callable[[str], bool]) -> list[int]:
+        """Show again every hidden person none of whose addresses ``predicate`` accepts.
+
+        Return their ids.
+        """
+        hidden: dict[int, bool] = {}
+        for address, person_id in self._db.execute(
+                "SELECT a.address, a.person_id FROM addresses a JOIN people p "
+                "ON p.id = a.person_id WHERE p.ignored = 1"):
+            hidden[person_id] = hidden.get(person_id, False) or predicate(address)
+        freed = sorted(person_id for person_id, still in hidden.items() if not still)
+        with self.transaction():
+            self._db.executemany("UPDATE people SET ignored = 0 WHERE id = ?",
+                                 [(person_id,) for person_id in freed])
+        return freed
+
+    def is_ignored(self, person_id: int) -> bool:
+        """Return True when a person is hidden by an ignore pattern."""
+        row = self._db.execute("SELECT ignored FROM people WHERE id = ?",
+                               (person_id,)).fetchone()
+        return bool(row and row[0])
+
+    def manual_contacts(self) -> list[tuple[int, str, datetime, str | None]]:
+        """Return (person id, key, when, note) of every contact logged with ``syncd done``."""
+        return [(person_id, key.removeprefix("manual:"),
+                 datetime.fromtimestamp(at, UTC), note)
+                for person_id, key, at, note in self._db.execute(
+                    "SELECT c.person_id, i.key, i.at, i.note FROM interactions i "
+                    "JOIN contacts c ON c.interaction_id = i.id WHERE i.rule = 'manual' "
+                    "ORDER BY i.at, i.id")]
+
+    def tracked_on_the_command_line(self) -> list[tuple[int, str | None, float | None]]:
+        """Return (person id, tier, every days) of people tracked with ``syncd track``."""
+        return [(row[0], row[1], row[2]) for row in self._db.execute(
+            "SELECT id, tier, every_days FROM people WHERE tracked_by = 'cli' ORDER BY id")]
+
+    def snoozes(self) -> list[tuple[int, datetime]]:
+        """Return (person id, until) of every snooze on record."""
+        return [(person_id, datetime.fromtimestamp(until, UTC)) for person_id, until in
+                self._db.execute("SELECT id, snoozed_until FROM people "
+                                 "WHERE snoozed_until IS NOT NULL ORDER BY id")]
+
+    # --- finding people by what a user types ----------------------------------------------------
+
+    def find_people_by_prefix(self, text: str) -> list[int]:
+        """Return ids of people whose name, or one of whose addresses, starts with ``text``
+        (case-insensitive), counted people first."""
+        pattern = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace(
+            "_", "\\_") + "%"
+        return [row[0] for row in self._db.execute(
+            "SELECT p.id FROM people p LEFT JOIN person_stats s ON s.person_id = p.id "
+            "WHERE p.id IN (SELECT id FROM people WHERE lower(name) LIKE ? ESCAPE '\\' "
+            "UNION SELECT person_id FROM addresses WHERE address LIKE ? ESCAPE '\\') "
+            "ORDER BY p.tracked DESC, (coalesce(s.interactions, 0) > 0 AND p.ignored = 0) DESC, "
+            "p.id", (pattern, pattern))]
+
+    def suggestion_pool(self) -> list[tuple[int, str, str, bool]]:
+        """Return (person id, name or address, "name" or "address", counted) of people.
+
+        One entry per name and per address, for "did you mean"; counted means tracked, or with
+        a counted contact and not hidden by an ignore pattern.
+        """
+        rows = self._db.execute(
+            "SELECT p.id, p.name, a.address, (p.tracked = 1 OR (coalesce(s.interactions, 0) > 0 "
+            "AND p.ignored = 0)) FROM people p LEFT JOIN person_stats s ON s.person_id = p.id "
+            "LEFT JOIN addresses a ON a.person_id = p.id").fetchall()
+        pool: list[tuple[int, str, str, bool]] = []
+        for person_id, name, address, counted in rows:
+            if name:
+                pool.append((person_id, name, "name", bool(counted)))
+            if address:
+                pool.append((person_id, address, "address", bool(counted)))
+        return pool
 
     # --- alerts (syncd/alerts.py decides, the daemon records here) ------------------------------
     # Row kinds in ``alerts``: "alert" (one person named in a notification of their own),

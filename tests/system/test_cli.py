@@ -122,7 +122,11 @@ def test_people_all_includes_one_way_correspondents_but_never_list_senders(synce
     assert len(everyone) > len(tracked)
     assert not any(a.startswith(("noreply", "no-reply", "mailer-daemon")) for a in addresses)
     one_way = [p for p in everyone if not p["two_way"]]
-    assert one_way and all(p["last_outgoing"] is None for p in one_way)
+    # two_way means contact went both ways: a meeting, a logged contact, or mail each way.
+    assert one_way and all(None in (p["last_outgoing"], p["last_incoming"])
+                           and p["last_meeting"] is None for p in one_way)
+    assert all(p["last_meeting"] or (p["last_outgoing"] and p["last_incoming"]) or
+               p["last_manual"] for p in everyone if p["two_way"])
 
 
 def test_show_why_explains_decisions_with_reasons(synced):
