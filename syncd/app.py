@@ -16,7 +16,7 @@ import connectors
 from connectors.base import Connector
 from syncd.choices import Choice, ChoiceJournal
 from syncd.config import Config, SourceConfig, line_of_ignore_pattern, line_of_person
-from syncd.engine import Engine, ProgressCallback, SyncReport
+from syncd.engine import SOURCE_FAILURE, Engine, ProgressCallback, SyncReport
 from syncd.errors import AmbiguousPerson, PersonNotFound, SetInConfig, UsageError
 from syncd.rules import AddressPatterns, Rules
 from syncd.store import PersonRow, Store
@@ -146,7 +146,7 @@ class App:
             report = SyncReport(source.name, error=f"cannot start: {error}",
                                 error_kind="internal")
             self.store.record_attempt(source.name, self.clock(), report.error, "internal")
-            log.warning("%s: %s", source.name, report.error)
+            log.warning("%s: %s", source.name, report.error, extra=SOURCE_FAILURE)
             return report
         return engine.sync(source.name, connector, full=full, progress=progress)
 
@@ -170,7 +170,10 @@ class App:
             return found
         candidates = self.store.find_people(normalize_address(text) or text) if text else []
         if not candidates and text:
-            candidates = list(dict.fromkeys(self.store.find_people_by_prefix(text)))
+            matches = self.store.find_people_by_prefix(text)
+            counted = [person_id for person_id, is_counted in matches if is_counted]
+            # One counted person (a tie) wins over junk-folder senders who share the prefix.
+            candidates = counted if len(counted) == 1 else [person_id for person_id, _ in matches]
             if len(candidates) > 1:
                 raise AmbiguousPerson(query, [self._label(person_id)
                                               for person_id in candidates[:5]],

@@ -80,7 +80,26 @@ def _print_table(title: str | None, headers: Sequence[str],
         click.echo(plain_table(headers, rows))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """A command group whose ``--help`` wraps each command's summary instead of cutting it
+    off at the terminal width ("asks once, checks...")."""
+
+    group_class = type  # subgroups (config, service, ...) list their commands the same way
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog="PERSON, where a command takes one, is an address, a name, the start of "
+                    "exactly one person's name or address (a first name will do), or #ID.")
 @click.option("-c", "--config", "config_path", type=click.Path(path_type=Path),
               help="Config file (default: $SYNCD_CONFIG, else "
                    "$XDG_CONFIG_HOME/syncd/config.toml).")
@@ -127,9 +146,54 @@ def config_group() -> None:
 @pass_context
 def config_check(context: Context) -> None:
     """Validate the config; list every problem with its key path."""
+    from syncd.config import path_warnings
+    from syncd.render import plural
+
     config = context.config()
+    for warning in path_warnings(config):
+        click.echo(f"warning: {warning}", err=True)
     sources = ", ".join(f"{s.name} ({s.type})" for s in config.sources.values()) or "none"
-    click.echo(f"{config.file}: ok; sources: {sources}; {len(config.people)} people tracked")
+    # Only [[people]] is in the file: people tracked with syncd track live in the state
+    # directory, so this names what it counts (syncd people lists them all).
+    click.echo(f"{config.file}: ok; sources: {sources}; "
+               f"{plural(len(config.people), 'person', 'people')} in [[people]]")
+
+
+@config_group.command(name="example")
+def config_example() -> None:
+    """Print the example config, which documents every option."""
+    from importlib.resources import files
+
+    click.echo(files("syncd").joinpath("config.example.toml").read_text("utf-8"), nl=False)
+
+
+@config_group.command(name="paths")
+@pass_context
+def config_paths(context: Context) -> None:
+    """Print where syncd keeps things: config, state, journal, log, unit file."""
+    from syncd.choices import JOURNAL_NAME
+    from syncd.config import load_config
+    from syncd.errors import ConfigError
+    from syncd.paths import default_config_path, default_state_dir
+    from syncd.service import UNIT_NAME, user_unit_dir
+    from syncd.store import DATABASE_NAME
+
+    config_file = context.config_path or default_config_path()
+    try:
+        state_dir = load_config(context.config_path).state_dir
+        note = ""
+    except ConfigError:
+        state_dir, note = default_state_dir(), " (the default: the config cannot be read)"
+    unit = user_unit_dir() / UNIT_NAME
+    rows = [
+        ("config file", f"{config_file}{'' if config_file.exists() else ' (missing)'}"),
+        ("state database", f"{state_dir / DATABASE_NAME}{note}"),
+        ("choices journal", str(state_dir / JOURNAL_NAME)),
+        ("log", "the daemon logs to stderr: journalctl --user -u syncd under systemd"),
+        ("unit file", f"{unit}{'' if unit.exists() else ' (not installed)'}"),
+    ]
+    for label, value in rows:
+        click.echo(f"{label + ':':17}{value}")
 
 
 @cli.command()
@@ -161,16 +225,63 @@ def auth(context: Context, source: str) -> None:
 # --- syncing --------------------------------------------------------------------------------------
 
 
+class _NotSourceFailures(logging.Filter):
+    """Drops the log line of a failed source: `syncd sync` prints its report's error once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "source_failure", False)
+
+
+class _ConsoleHandler(logging.Handler):
+    """Prints log lines through the progress display, above the spinner, never into it."""
+
+    def __init__(self, console: Any) -> None:
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.console.print(self.format(record), markup=False, highlight=False,
+                               soft_wrap=True)
+        except Exception:
+            self.handleError(record)
+
+
+@contextmanager
+def _sync_logging(console: Any) -> Iterator[None]:
+    """While `syncd sync` runs: no log line repeats a failure the report prints, and with a
+    progress display (``console``) every log line goes through it."""
+    root = logging.getLogger()
+    saved = list(root.handlers)
+    quiet = _NotSourceFailures()
+    if console is not None:
+        through_console = _ConsoleHandler(console)
+        through_console.setFormatter(saved[0].formatter if saved else logging.Formatter(
+            "%(levelname)s %(name)s: %(message)s"))
+        root.handlers = [through_console]
+    for handler in root.handlers:
+        handler.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for handler in root.handlers:
+            handler.removeFilter(quiet)
+        root.handlers = saved
+
+
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int], None] | None] | None]:
     if not enabled:
-        yield None
+        with _sync_logging(None):
+            yield None
         return
+    from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"),
                   TextColumn("{task.completed} items"), TimeElapsedColumn(),
-                  transient=True) as bar:
+                  console=Console(stderr=True), transient=True) as bar, \
+            _sync_logging(bar.console):
         def for_source(name: str) -> Callable[[int], None]:
             task = bar.add_task(f"syncing {name}", total=None)
             return lambda count: bar.advance(task, count)
@@ -507,12 +618,18 @@ def import_group() -> None:
 @pass_context
 def import_vcard(context: Context, file: Path) -> None:
     """Import names and addresses from a vCard file; CATEGORIES naming a tier track them."""
+    from syncd.render import plural
     from syncd.vcard import import_cards
 
     app = context.app()
     result = import_cards(app.store, file.read_bytes(), set(app.config.tiers))
-    click.echo(f"imported {result.people} people ({result.addresses} addresses), "
-               f"{result.tracked} tracked by category; {result.skipped} cards without e-mail")
+    if result.people == 0 and result.skipped == 0:
+        raise click.ClickException(f"{file} holds no vCard (no BEGIN:VCARD ... END:VCARD); "
+                                   "export the address book as a .vcf file and import that")
+    click.echo(f"imported {plural(result.people, 'person', 'people')} "
+               f"({plural(result.addresses, 'address', 'addresses')}), "
+               f"{result.tracked} tracked by category; "
+               f"{plural(result.skipped, 'card', 'cards')} without e-mail")
 
 
 # --- daemon, service, notifications ---------------------------------------------------------------

@@ -548,6 +548,12 @@ def _people(found: _Collector, raw: Any, tiers: Mapping[str, timedelta]) -> list
     return people
 
 
+def _shell_word(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
 def load_config(path: Path | None = None, *, environ: Mapping[str, str] = os.environ) -> Config:
     """Read and validate the config file at ``path`` (or the default location).
 
@@ -559,7 +565,9 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] = os.env
     try:
         text = file.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise ConfigError([ConfigProblem("", f"no configuration file at {file}; run: syncd init")],
+        # The hint repeats -c: "syncd init" alone would write the default file instead.
+        init = f"syncd -c {_shell_word(str(path))} init" if path else "syncd init"
+        raise ConfigError([ConfigProblem("", f"no configuration file at {file}; run: {init}")],
                           str(file)) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError([ConfigProblem("", f"cannot read it: {error}")], str(file)) from None
@@ -609,3 +617,27 @@ def line_of_ignore_pattern(file: Path | None, pattern: str) -> int | None:
         if f'"{pattern}"' in line.lower() or f"'{pattern}'" in line.lower():
             return number
     return None
+
+
+def path_warnings(config: Config) -> list[ConfigProblem]:
+    """Return a warning for every local source whose ``path`` finds nothing on this machine.
+
+    Not errors: a mount or a sync tool may create the path later; but ``syncd sync`` fails
+    for such a source until it exists.
+    """
+    import glob
+
+    warnings = []
+    for source in config.sources.values():
+        path = source.options.get("path")
+        if source.type not in ("maildir", "mbox", "ics") or not isinstance(path, str):
+            continue
+        key = f"sources.{source.name}.path"
+        if source.type == "ics" and any(character in path for character in "*?["):
+            if not any(os.path.isfile(found) for found in glob.iglob(path, recursive=True)):
+                warnings.append(ConfigProblem(key, f"{path} matches no file yet; syncd sync "
+                                              "will fail for this source until it does"))
+        elif not os.path.exists(path):
+            warnings.append(ConfigProblem(key, f"{path} does not exist; syncd sync will fail "
+                                          "for this source until it does"))
+    return warnings

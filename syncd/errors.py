@@ -54,7 +54,9 @@ class ConfigError(SyncdError):
         self.file = file
         where = f" in {file}" if file else ""
         lines = "\n".join(f"  - {problem}" for problem in self.problems)
-        super().__init__(f"the configuration{where} has {len(self.problems)} problem(s):\n{lines}")
+        count = len(self.problems)
+        super().__init__(f"the configuration{where} has {count} "
+                         f"{'problem' if count == 1 else 'problems'}:\n{lines}")
 
 
 class UsageError(SyncdError):

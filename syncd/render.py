@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -11,31 +12,41 @@ from syncd.durations import format_duration
 from syncd.store import SourceRow, TimelineEntry
 from syncd.ties import Status, Tie, exchanged_both_ways
 
+#: One line per rule; ``[one|many]`` is chosen by the count ``{n}``.
 RULE_SUMMARIES: Mapping[str, str] = {
-    "outgoing": "{n} messages I sent counted as contact",
-    "incoming": "{n} messages to me counted as contact",
-    "list": "{n} mailing-list messages ignored (List-Id)",
-    "bulk": "{n} bulk messages ignored (newsletters, marketing: Precedence, List-Unsubscribe, "
-            "Feedback-ID)",
-    "automated_sender": "{n} messages from noreply-style addresses ignored",
-    "auto": "{n} automatic replies ignored (out-of-office, Auto-Submitted)",
-    "report": "{n} delivery reports (bounces) ignored",
-    "folder": "{n} messages in junk, trash or drafts folders ignored",
-    "too_many": "{n} messages with too many participants ignored ([rules].max_recipients)",
-    "not_to_me": "{n} messages that did not name me in To/Cc ignored (lists, Bcc)",
-    "self": "{n} notes to myself ignored",
-    "ignored": "{n} messages ignored by [rules].ignore",
-    "no_sender": "{n} messages without a sender ignored",
-    "no_date": "{n} messages without a usable date ignored",
-    "incoming_off": "{n} incoming messages not counted ([rules].count_incoming = false)",
-    "meeting": "{n} meetings counted as contact",
-    "upcoming": "{n} upcoming meetings kept (they hold reminders back)",
-    "cancelled": "{n} cancelled meetings ignored",
-    "i_declined": "{n} meetings I declined ignored",
-    "not_mine": "{n} meetings of others (shared calendars) ignored",
-    "no_counterpart": "{n} meetings with no one else (rooms, decliners) ignored",
-    "too_many_attendees": "{n} big meetings ignored ([rules].max_attendees)",
+    "outgoing": "{n} [message|messages] I sent counted as contact",
+    "incoming": "{n} [message|messages] to me counted as contact",
+    "list": "{n} mailing-list [message|messages] ignored (List-Id)",
+    "bulk": "{n} bulk [message|messages] ignored (newsletters, marketing: Precedence, "
+            "List-Unsubscribe, Feedback-ID)",
+    "automated_sender": "{n} [message|messages] from noreply-style addresses ignored",
+    "auto": "{n} automatic [reply|replies] ignored (out-of-office, Auto-Submitted)",
+    "report": "{n} delivery [report|reports] (bounces) ignored",
+    "folder": "{n} [message|messages] in junk, trash or drafts folders ignored",
+    "too_many": "{n} [message|messages] with too many participants ignored "
+                "([rules].max_recipients)",
+    "not_to_me": "{n} [message|messages] that did not name me in To/Cc ignored (lists, Bcc)",
+    "self": "{n} [note|notes] to myself ignored",
+    "ignored": "{n} [message|messages] ignored by [rules].ignore",
+    "no_sender": "{n} [message|messages] without a sender ignored",
+    "no_date": "{n} [message|messages] without a usable date ignored",
+    "incoming_off": "{n} incoming [message|messages] not counted ([rules].count_incoming = "
+                    "false)",
+    "meeting": "{n} [meeting|meetings] counted as contact",
+    "upcoming": "{n} upcoming [meeting|meetings] kept (they hold reminders back)",
+    "cancelled": "{n} cancelled [meeting|meetings] ignored",
+    "i_declined": "{n} [meeting|meetings] I declined ignored",
+    "not_mine": "{n} [meeting|meetings] of others (shared calendars) ignored",
+    "no_counterpart": "{n} [meeting|meetings] with no one else (rooms, decliners) ignored",
+    "too_many_attendees": "{n} big [meeting|meetings] ignored ([rules].max_attendees)",
 }
+_CHOICE = re.compile(r"\[([^|\]]*)\|([^\]]*)\]")
+
+
+def counted(template: str, count: int) -> str:
+    """Fill ``{n}`` and pick ``[one|many]`` by ``count`` ("1 automatic reply ignored")."""
+    return _CHOICE.sub(lambda match: match.group(1 if count == 1 else 2),
+                       template).replace("{n}", str(count))
 
 
 #: ``status`` in ``--json`` for someone not tracked (the table says "not tracked").
@@ -185,10 +196,11 @@ def timeline_json(entry: TimelineEntry) -> dict[str, Any]:
 
 def rule_summary(counts: Mapping[str, int], skipped: int) -> list[str]:
     """Return one line per rule that fired, biggest first."""
-    lines = [(count, RULE_SUMMARIES.get(rule, "{n} " + rule).format(n=count))
+    lines = [(count, counted(RULE_SUMMARIES.get(rule, "{n} " + rule), count))
              for rule, count in counts.items() if count]
     if skipped:
-        lines.append((skipped, f"{skipped} unreadable items skipped (see syncd status)"))
+        lines.append((skipped, counted("{n} unreadable [item|items] skipped (see syncd status)",
+                                       skipped)))
     return [line for _, line in sorted(lines, key=lambda item: -item[0])]
 
 

@@ -1182,17 +1182,19 @@ class Store:
 
     # --- finding people by what a user types ----------------------------------------------------
 
-    def find_people_by_prefix(self, text: str) -> list[int]:
-        """Return ids of people whose name, or one of whose addresses, starts with ``text``
-        (case-insensitive), counted people first."""
+    def find_people_by_prefix(self, text: str) -> list[tuple[int, bool]]:
+        """Return (id, counted) of people whose name, or one of whose addresses, starts with
+        ``text`` (case-insensitive), counted people first. Counted means tracked, or with a
+        counted contact and not hidden by an ignore pattern."""
         pattern = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace(
             "_", "\\_") + "%"
-        return [row[0] for row in self._db.execute(
-            "SELECT p.id FROM people p LEFT JOIN person_stats s ON s.person_id = p.id "
+        return [(row[0], bool(row[1])) for row in self._db.execute(
+            "SELECT p.id, (p.tracked = 1 OR (coalesce(s.interactions, 0) > 0 "
+            "AND p.ignored = 0)) AS counted FROM people p "
+            "LEFT JOIN person_stats s ON s.person_id = p.id "
             "WHERE p.id IN (SELECT id FROM people WHERE lower(name) LIKE ? ESCAPE '\\' "
             "UNION SELECT person_id FROM addresses WHERE address LIKE ? ESCAPE '\\') "
-            "ORDER BY p.tracked DESC, (coalesce(s.interactions, 0) > 0 AND p.ignored = 0) DESC, "
-            "p.id", (pattern, pattern))]
+            "ORDER BY counted DESC, p.tracked DESC, p.id", (pattern, pattern))]
 
     def suggestion_pool(self) -> list[tuple[int, str, str, bool]]:
         """Return (person id, name or address, "name" or "address", counted) of people.

@@ -182,7 +182,7 @@ def test_import_vcard_merges_addresses_and_tracks_by_category(synced, tmp_path):
                     "CATEGORIES:friends,Family\r\nEND:VCARD\r\n"
                     "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:No Mail\r\nEND:VCARD\r\n")
     result = syncd("import", "vcard", str(card), config=synced)
-    assert "imported 1 people (2 addresses), 1 tracked" in result.stdout
+    assert "imported 1 person (2 addresses), 1 tracked" in result.stdout
     casey = json.loads(syncd("show", "casey@work.example", "--json", config=synced).stdout)
     assert casey["name"] == "Casey New" and casey["tier"] == "friends"
     assert set(casey["addresses"]) == {"casey@example.net", "casey@work.example"}
