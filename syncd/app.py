@@ -28,6 +28,8 @@ Clock = Callable[[], datetime]
 
 #: The settings key holding how many lines of the choices journal the database has applied.
 CHOICES_APPLIED = "choices_applied"
+#: ... and the journal's size then: while it is unchanged, a command need not read the journal.
+CHOICES_SIZE = "choices_size"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +37,8 @@ class IgnoreResult:
     """What ``syncd ignore PATTERN`` did and what the user should know about it."""
 
     pattern: str
-    hidden: list[PersonRow]          # people hidden now
-    tracked: list[PersonRow]         # tracked people the pattern matches (warn)
+    hidden: list[PersonRow]          # people hidden from listings now (never tracked ones)
+    tracked: list[PersonRow]         # tracked people the pattern matches (warn: still listed)
     mine: list[str]                  # my own addresses the pattern matches (warn)
 
 
@@ -282,9 +284,11 @@ class App:
         tracked = [row for row in self.store.tracked_people()
                    if any(matches(address) for address in row.addresses)]
         mine = sorted(address for address in self.store.my_addresses() if matches(address))
-        hidden = self._record(Choice(kind="ignore", pattern=pattern))
-        people = [row for person_id in hidden if (row := self.store.person(person_id))]
-        return IgnoreResult(pattern, people, tracked, mine)
+        marked = self._record(Choice(kind="ignore", pattern=pattern))
+        # Tracked people stay listed (people, people --all): only the others are hidden.
+        hidden = [row for person_id in marked
+                  if (row := self.store.person(person_id)) and not row.tracked]
+        return IgnoreResult(pattern, hidden, tracked, mine)
 
     def unignore(self, pattern: str) -> UnignoreResult:
         """Count ``pattern`` again. Raise :class:`SetInConfig` for a ``[rules].ignore`` entry
@@ -313,9 +317,11 @@ class App:
 
     def _record(self, choice: Choice, person_id: int | None = None) -> list[int]:
         """Journal ``choice``, then apply it to the database; return what applying returns."""
-        self.journal.append(choice)
+        journal = self.journal
+        journal.append(choice)
         result = self._apply_choice(choice, person_id)
         self.store.count_setting(CHOICES_APPLIED)
+        self.store.set_setting(CHOICES_SIZE, str(journal.size()))
         return result
 
     def _apply_choice(self, choice: Choice, person_id: int | None = None) -> list[int]:
@@ -358,16 +364,21 @@ class App:
         existed writes its choices into a new journal first, so a later rebuild keeps them.
         """
         journal = self.journal
+        size = journal.size()
+        if self.store.setting(CHOICES_SIZE) == str(size):
+            return 0  # nothing appended since this database last looked: no need to read it
         applied_text = self.store.setting(CHOICES_APPLIED)
         if applied_text is None and not journal.exists():
             snapshot = self._choices_in_database()
             if snapshot:
                 journal.append(*snapshot)
             self.store.set_setting(CHOICES_APPLIED, str(len(snapshot)))
+            self.store.set_setting(CHOICES_SIZE, str(journal.size()))
             return 0
         choices = journal.read()
         applied = int(applied_text or 0)
         if applied >= len(choices):
+            self.store.set_setting(CHOICES_SIZE, str(size))
             return 0
         for choice in choices[applied:]:
             try:
@@ -376,6 +387,7 @@ class App:
                 log.warning("a %s choice from %s could not be applied: %s", choice.kind,
                             journal.path, error)
         self.store.set_setting(CHOICES_APPLIED, str(len(choices)))
+        self.store.set_setting(CHOICES_SIZE, str(size))
         log.info("applied %d choices from %s", len(choices) - applied, journal.path)
         return len(choices) - applied
 

@@ -71,6 +71,13 @@ class ChoiceJournal:
         """Return True when the journal file exists."""
         return self.path.exists()
 
+    def size(self) -> int:
+        """Return the journal's size in bytes (0 when there is none yet)."""
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
     def append(self, *choices: Choice) -> None:
         """Append choices and flush them to disk before they are applied anywhere."""
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -583,11 +583,11 @@ def ignore(context: Context, pattern: str) -> None:
         click.echo(f"warning: {result.pattern} matches my own address {address}; mail to and "
                    "from it is judged by the other side only", err=True)
     for row in result.tracked:
-        kept = app.store.tracked_by(row.id) == "config"
-        click.echo(f"warning: {result.pattern} matches {_name(row)}, whom you track; "
-                   + ("the config file lists them, so they stay shown, but their mail no "
-                      "longer counts" if kept else "they are hidden and their mail no longer "
-                      "counts"), err=True)
+        stop = ("remove them from [[people]]" if app.store.tracked_by(row.id) == "config"
+                else f"syncd untrack {row.addresses[0] if row.addresses else f'#{row.id}'}")
+        click.echo(f"warning: {result.pattern} matches {_name(row)}, whom you track: they stay "
+                   f"listed, but their mail no longer counts, so they will turn quiet; to stop "
+                   f"tracking them: {stop}", err=True)
     hidden = (f"{plural(len(result.hidden), 'person', 'people')} hidden: "
               f"{_names(result.hidden)}" if result.hidden else "nobody known is hidden")
     click.echo(f"ignoring {result.pattern}; {hidden}; undo: syncd unignore {result.pattern}")

@@ -54,6 +54,7 @@ def synced(sample, tmp_path):
 def test_demo_runs_the_whole_pipeline_and_shows_who_is_due():
     result = syncd("demo")
     assert "Jordan Blake" in result.stdout
+    assert "removed when the demo ends (keep it with: syncd demo --keep DIR)" in result.stdout
     assert "mailing-list messages ignored" in result.stdout
     assert "bulk messages ignored" in result.stdout
     assert "delivery reports (bounces) ignored" in result.stdout

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from syncd.app import CHOICES_APPLIED, App
+from syncd.app import CHOICES_APPLIED, CHOICES_SIZE, App
 from syncd.choices import Choice, ChoiceJournal
 from syncd.config import line_of_person, parse_config
 from syncd.durations import parse_duration
@@ -76,7 +76,9 @@ def test_replaying_twice_stores_a_logged_contact_once(tmp_path):
     app.log_contact(carol, NOW - timedelta(days=1), "call")
     logged = app.find_person("carol@example.org").interactions
     assert logged == carol.interactions + 1
-    app.store.set_setting(CHOICES_APPLIED, "0")  # as if the database missed the whole journal
+    # As if the database had missed the whole journal:
+    app.store.set_setting(CHOICES_APPLIED, "0")
+    app.store.set_setting(CHOICES_SIZE, "0")
     assert app.replay_choices() == 1
     assert app.find_person("carol@example.org").interactions == logged
     app.close()
@@ -87,6 +89,7 @@ def test_a_choice_for_someone_not_yet_seen_creates_them_and_sync_finds_them(tmp_
     ChoiceJournal(tmp_path).append(Choice(kind="track", name="Dana", addresses=("dana@x.example",),
                                           tier=None, every_days=30.0))
     app.store.set_setting(CHOICES_APPLIED, "0")
+    app.store.set_setting(CHOICES_SIZE, "0")
     app.replay_choices()
     Engine(app.store, app.rules(), app.clock).sync("mail", FakeConnector([
         message("9", "me@example.org", ["dana@x.example"], date=NOW)]))
@@ -115,7 +118,7 @@ def test_a_database_from_before_the_journal_writes_its_choices_into_one(tmp_path
     app.store.add_ignore_pattern("@old.example")
     app.close()
     store = Store.open(tmp_path)
-    store._db.execute("DELETE FROM settings WHERE key = ?", (CHOICES_APPLIED,))
+    store._db.execute("DELETE FROM settings WHERE key IN (?, ?)", (CHOICES_APPLIED, CHOICES_SIZE))
     store.close()
     (tmp_path / "choices.jsonl").unlink(missing_ok=True)
     open_app(tmp_path).close()
