@@ -286,8 +286,9 @@ class App:
         mine = sorted(address for address in self.store.my_addresses() if matches(address))
         marked = self._record(Choice(kind="ignore", pattern=pattern))
         # Tracked people stay listed (people, people --all): only the others are hidden.
-        hidden = [row for person_id in marked
-                  if (row := self.store.person(person_id)) and not row.tracked]
+        hidden = sorted((row for person_id in marked
+                         if (row := self.store.person(person_id)) and not row.tracked),
+                        key=_by_name)
         return IgnoreResult(pattern, hidden, tracked, mine)
 
     def unignore(self, pattern: str) -> UnignoreResult:
@@ -302,8 +303,9 @@ class App:
             raise UsageError(f"{pattern!r} is not an ignore pattern given with syncd ignore "
                              f"(given: {given})")
         shown = self._record(Choice(kind="unignore", pattern=pattern))
-        return UnignoreResult(pattern, [row for person_id in shown
-                                        if (row := self.store.person(person_id))])
+        return UnignoreResult(pattern, sorted((row for person_id in shown
+                                               if (row := self.store.person(person_id))),
+                                              key=_by_name))
 
     def ignored_by(self, person: PersonRow) -> list[tuple[str, str]]:
         """Return (pattern, where it was set) of every ignore pattern matching ``person``."""
@@ -414,6 +416,10 @@ class App:
         choices.extend(Choice(kind="ignore", pattern=pattern)
                        for pattern in store.ignore_patterns())
         return choices
+
+
+def _by_name(person: PersonRow) -> tuple[str, tuple[str, ...]]:
+    return (person.name.lower(), person.addresses)
 
 
 def _iso(moment: datetime | None) -> str | None:

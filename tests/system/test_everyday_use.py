@@ -353,3 +353,18 @@ def test_config_paths_says_where_everything_is(world: Path, isolated_home: Path)
     assert "journalctl --user -u syncd" in text
     unit = isolated_home / ".config" / "systemd" / "user" / "syncd.service"
     assert f"unit file:       {unit} (not installed)" in text
+
+
+# --- 1: a wrongly typed key is a keyed problem for every command ------------------------------
+
+
+@pytest.mark.parametrize("command", [["config", "check"], ["due"]])
+def test_a_wrongly_typed_every_is_a_keyed_problem_with_exit_78(tmp_path: Path,
+                                                              command: list[str]) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[sources.mail]\ntype = "maildir"\npath = "/mail"\nevery = 15\n'
+                      'enabled = "yes"\n')
+    result = syncd(*command, config=config, check=78)
+    assert "sources.mail.every: must be a string, not a number" in result.stderr
+    assert "sources.mail.enabled: must be true or false, not a string" in result.stderr
+    assert "Traceback" not in result.stderr
