@@ -98,8 +98,7 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
-             epilog="PERSON, where a command takes one, is an address, a name, the start of "
-                    "exactly one person's name or address (a first name will do), or #ID.")
+             epilog=PERSON_HELP)
 @click.option("-c", "--config", "config_path", type=click.Path(path_type=Path),
               help="Config file (default: $SYNCD_CONFIG, else "
                    "$XDG_CONFIG_HOME/syncd/config.toml).")
