@@ -177,7 +177,7 @@ def config_paths(context: Context) -> None:
     from syncd.service import UNIT_NAME, user_unit_dir
     from syncd.store import DATABASE_NAME
 
-    config_file = context.config_path or default_config_path()
+    config_file = (context.config_path or default_config_path()).absolute()
     try:
         state_dir = load_config(context.config_path).state_dir
         note = ""
@@ -430,7 +430,8 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
     click.echo(f"  last contact: {ago(row.last_contact, now)}"
                f" (out {ago(row.last_outgoing, now)}, in {ago(row.last_incoming, now)}, "
                f"meeting {ago(row.last_meeting, now)}, logged {ago(row.last_manual, now)})")
-    click.echo(f"  interactions: {row.interactions}; status: {status_text(tie, now, zone)}"
+    standing = status_text(tie, now, zone) if row.tracked else "not tracked"
+    click.echo(f"  interactions: {row.interactions}; status: {standing}"
                + (f"; due {local_time(tie.due_at, zone)}" if tie.due_at else ""))
     if meetings:
         click.echo("  upcoming:")
