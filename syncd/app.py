@@ -18,8 +18,9 @@ from syncd.choices import Choice, ChoiceJournal
 from syncd.config import Config, SourceConfig, line_of_ignore_pattern, line_of_person
 from syncd.engine import SOURCE_FAILURE, Engine, ProgressCallback, SyncReport
 from syncd.errors import AmbiguousPerson, PersonNotFound, SetInConfig, UsageError
+from syncd.model import PersonRow
 from syncd.rules import AddressPatterns, Rules
-from syncd.store import PersonRow, Store
+from syncd.store import Store
 from syncd.ties import DEFAULT_CADENCE, Tie, due_ties, evaluate
 
 log = logging.getLogger(__name__)

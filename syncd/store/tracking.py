@@ -1,0 +1,137 @@
+"""The user's choices about people: who is tracked (config, CLI, vCard), tiers, snoozes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from syncd.store.identity import IdentityMixin
+from syncd.store.schema import to_epoch
+
+
+class TrackingMixin(IdentityMixin):
+    """Tracking, untracking and snoozing people; applying ``[[people]]`` from the config."""
+
+    def sync_configured_people(self, people: Sequence[tuple[str, Sequence[str], str | None,
+                                                          float | None]]) -> None:
+        """Apply ``[[people]]`` (name, addresses, tier, every days): merged and tracked.
+
+        People tracked only because an earlier config listed them are untracked when removed.
+        Every command applies the config, so when the store already matches it nothing is
+        written (a read-only command never waits for the daemon's write lock).
+        """
+        if self._people_as_configured(people):
+            return
+        with self.transaction():
+            listed: set[int] = set()
+            for name, addresses, tier, every_days in people:
+                person_id = self.merge_addresses(name, addresses)
+                listed.add(person_id)
+                self._db.execute("UPDATE people SET tracked = 1, tracked_by = 'config', "
+                                 "tier = ?, every_days = ?, ignored = 0 WHERE id = ?",
+                                 (tier, every_days, person_id))
+            for (person_id,) in self._db.execute(
+                    "SELECT id FROM people WHERE tracked_by = 'config'").fetchall():
+                if person_id not in listed:
+                    self._db.execute("UPDATE people SET tracked = 0, tracked_by = NULL, "
+                                     "tier = NULL, every_days = NULL WHERE id = ?", (person_id,))
+
+    def _people_as_configured(self, people: Sequence[tuple[str, Sequence[str], str | None,
+                                                           float | None]]) -> bool:
+        """Return True when applying ``people`` would change nothing."""
+        listed: set[int] = set()
+        for name, addresses, tier, every_days in people:
+            marks = ",".join("?" * len(addresses))
+            owners = self._db.execute(
+                f"SELECT DISTINCT person_id, count(*) OVER () FROM addresses "
+                f"WHERE address IN ({marks})", list(addresses)).fetchall()
+            if len(owners) != 1 or owners[0][1] != len(set(addresses)):
+                return False
+            person_id = owners[0][0]
+            row = self._db.execute("SELECT name, tracked, tracked_by, tier, every_days, ignored "
+                                   "FROM people WHERE id = ?", (person_id,)).fetchone()
+            if row is None or tuple(row) != (name, 1, "config", tier, every_days, 0):
+                return False
+            listed.add(person_id)
+        configured = {row[0] for row in self._db.execute(
+            "SELECT id FROM people WHERE tracked_by = 'config'")}
+        return configured == listed
+
+    def set_tracking(self, person_id: int, tracked: bool, tier: str | None = None,
+                     every_days: float | None = None) -> None:
+        """Track (with an optional tier or cadence) or untrack a person."""
+        with self.transaction():
+            self._db.execute("UPDATE people SET tracked = ?, tracked_by = ?, tier = ?, "
+                             "every_days = ? WHERE id = ?",
+                             (int(tracked), "cli" if tracked else None, tier, every_days,
+                              person_id))
+
+    def mark_tracked_in_transaction(self, person_id: int, tier: str) -> None:
+        """Track a person at ``tier`` unless the config already tracks them (no transaction)."""
+        self._db.execute("UPDATE people SET tracked = 1, tracked_by = 'vcard', tier = ? "
+                         "WHERE id = ? AND tracked_by IS NOT 'config'", (tier, person_id))
+
+    def snooze(self, person_id: int, until: datetime | None) -> None:
+        """Silence a person until ``until`` (None ends a snooze)."""
+        with self.transaction():
+            self._db.execute("UPDATE people SET snoozed_until = ? WHERE id = ?",
+                             (to_epoch(until), person_id))
+
+    # --- choices made on the command line (see syncd/choices.py) --------------------------------
+
+    def tracked_by(self, person_id: int) -> str | None:
+        """Return why a person is tracked: "config", "cli", "vcard", or None."""
+        row = self._db.execute("SELECT tracked_by FROM people WHERE id = ?",
+                               (person_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def track(self, person_id: int, tier: str | None = None,
+              every_days: float | None = None) -> None:
+        """Track a person. With neither ``tier`` nor ``every_days`` an existing tier or cadence
+        is kept (re-tracking changes nothing); a tier replaces the person's own cadence, which
+        would beat it (ties.cadence_for)."""
+        with self.transaction():
+            if tier is not None:
+                self._db.execute("UPDATE people SET tracked = 1, tracked_by = 'cli', tier = ?, "
+                                 "every_days = NULL WHERE id = ?", (tier, person_id))
+            elif every_days is not None:
+                self._db.execute("UPDATE people SET tracked = 1, tracked_by = 'cli', "
+                                 "every_days = ? WHERE id = ?", (every_days, person_id))
+            else:
+                self._db.execute("UPDATE people SET tracked = 1, tracked_by = 'cli' "
+                                 "WHERE id = ?", (person_id,))
+
+    def untrack(self, person_id: int) -> None:
+        """Stop tracking a person (their tier and cadence go with it)."""
+        self.set_tracking(person_id, False)
+
+    def person_with_addresses(self, name: str, addresses: Sequence[str]) -> int:
+        """Return the person holding the first known of ``addresses``; create one if none is
+        known (named ``name``, holding them all). For replaying choices into a new database."""
+        for address in addresses:
+            row = self._db.execute("SELECT person_id FROM addresses WHERE address = ?",
+                                   (address,)).fetchone()
+            if row is not None:
+                return int(row[0])
+        with self.transaction():
+            return self.merge_addresses(name, addresses)
+
+    def manual_contacts(self) -> list[tuple[int, str, datetime, str | None]]:
+        """Return (person id, key, when, note) of every contact logged with ``syncd done``."""
+        return [(person_id, key.removeprefix("manual:"),
+                 datetime.fromtimestamp(at, UTC), note)
+                for person_id, key, at, note in self._db.execute(
+                    "SELECT c.person_id, i.key, i.at, i.note FROM interactions i "
+                    "JOIN contacts c ON c.interaction_id = i.id WHERE i.rule = 'manual' "
+                    "ORDER BY i.at, i.id")]
+
+    def tracked_on_the_command_line(self) -> list[tuple[int, str | None, float | None]]:
+        """Return (person id, tier, every days) of people tracked with ``syncd track``."""
+        return [(row[0], row[1], row[2]) for row in self._db.execute(
+            "SELECT id, tier, every_days FROM people WHERE tracked_by = 'cli' ORDER BY id")]
+
+    def snoozes(self) -> list[tuple[int, datetime]]:
+        """Return (person id, until) of every snooze on record."""
+        return [(person_id, datetime.fromtimestamp(until, UTC)) for person_id, until in
+                self._db.execute("SELECT id, snoozed_until FROM people "
+                                 "WHERE snoozed_until IS NOT NULL ORDER BY id")]
