@@ -103,6 +103,8 @@ def tie_json(tie: Tie) -> dict[str, Any]:
         "last_meeting": iso(person.last_meeting),
         "last_manual": iso(person.last_manual),
         "interactions": person.interactions,
+        # Both directions (README field list); Tie.two_way is the weaker "I reached out" that
+        # gates rhythm inference (DESIGN §3), which a user reading "two_way" would not expect.
         "two_way": exchanged_both_ways(person),
         "status": tie.status.value if person.tracked else UNTRACKED,
         "due_at": iso(tie.due_at),
