@@ -50,6 +50,9 @@ class Context:
 
 pass_context = click.make_pass_decorator(Context)
 
+PERSON_HELP = ("PERSON is an address, a name, the start of exactly one person's name or "
+               "address (a first name will do), or #ID (the id that syncd show prints).")
+
 
 def _echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
@@ -105,7 +108,25 @@ def _print_picture(picture: Any) -> None:
         console.print(text)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """A command group whose ``--help`` wraps each command's summary instead of cutting it
+    off at the terminal width ("asks once, checks...")."""
+
+    group_class = type  # subgroups (config, service, ...) list their commands the same way
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=PERSON_HELP)
 @click.option("-c", "--config", "config_path", type=click.Path(path_type=Path),
               help="Config file (default: $SYNCD_CONFIG, else "
                    "$XDG_CONFIG_HOME/syncd/config.toml).")
@@ -152,9 +173,54 @@ def config_group() -> None:
 @pass_context
 def config_check(context: Context) -> None:
     """Validate the config; list every problem with its key path."""
+    from syncd.config import path_warnings
+    from syncd.render import plural
+
     config = context.config()
+    for warning in path_warnings(config):
+        click.echo(f"warning: {warning}", err=True)
     sources = ", ".join(f"{s.name} ({s.type})" for s in config.sources.values()) or "none"
-    click.echo(f"{config.file}: ok; sources: {sources}; {len(config.people)} people tracked")
+    # Only [[people]] is in the file: people tracked with syncd track live in the state
+    # directory, so this names what it counts (syncd people lists them all).
+    click.echo(f"{config.file}: ok; sources: {sources}; "
+               f"{plural(len(config.people), 'person', 'people')} in [[people]]")
+
+
+@config_group.command(name="example")
+def config_example() -> None:
+    """Print the example config, which documents every option."""
+    from importlib.resources import files
+
+    click.echo(files("syncd").joinpath("config.example.toml").read_text("utf-8"), nl=False)
+
+
+@config_group.command(name="paths")
+@pass_context
+def config_paths(context: Context) -> None:
+    """Print where syncd keeps things: config, state, journal, log, unit file."""
+    from syncd.choices import JOURNAL_NAME
+    from syncd.config import load_config
+    from syncd.errors import ConfigError
+    from syncd.paths import default_config_path, default_state_dir
+    from syncd.service import UNIT_NAME, user_unit_dir
+    from syncd.store import DATABASE_NAME
+
+    config_file = (context.config_path or default_config_path()).absolute()
+    try:
+        state_dir = load_config(context.config_path).state_dir
+        note = ""
+    except ConfigError:
+        state_dir, note = default_state_dir(), " (the default: the config cannot be read)"
+    unit = user_unit_dir() / UNIT_NAME
+    rows = [
+        ("config file", f"{config_file}{'' if config_file.exists() else ' (missing)'}"),
+        ("state database", f"{state_dir / DATABASE_NAME}{note}"),
+        ("choices journal", str(state_dir / JOURNAL_NAME)),
+        ("log", "the daemon logs to stderr: journalctl --user -u syncd under systemd"),
+        ("unit file", f"{unit}{'' if unit.exists() else ' (not installed)'}"),
+    ]
+    for label, value in rows:
+        click.echo(f"{label + ':':17}{value}")
 
 
 @cli.command()
@@ -196,16 +262,63 @@ def auth(context: Context, source: str) -> None:
 # --- syncing --------------------------------------------------------------------------------------
 
 
+class _NotSourceFailures(logging.Filter):
+    """Drops the log line of a failed source: `syncd sync` prints its report's error once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "source_failure", False)
+
+
+class _ConsoleHandler(logging.Handler):
+    """Prints log lines through the progress display, above the spinner, never into it."""
+
+    def __init__(self, console: Any) -> None:
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.console.print(self.format(record), markup=False, highlight=False,
+                               soft_wrap=True)
+        except Exception:
+            self.handleError(record)
+
+
+@contextmanager
+def _sync_logging(console: Any) -> Iterator[None]:
+    """While `syncd sync` runs: no log line repeats a failure the report prints, and with a
+    progress display (``console``) every log line goes through it."""
+    root = logging.getLogger()
+    saved = list(root.handlers)
+    quiet = _NotSourceFailures()
+    if console is not None:
+        through_console = _ConsoleHandler(console)
+        through_console.setFormatter(saved[0].formatter if saved else logging.Formatter(
+            "%(levelname)s %(name)s: %(message)s"))
+        root.handlers = [through_console]
+    for handler in root.handlers:
+        handler.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for handler in root.handlers:
+            handler.removeFilter(quiet)
+        root.handlers = saved
+
+
 @contextmanager
 def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int], None] | None] | None]:
     if not enabled:
-        yield None
+        with _sync_logging(None):
+            yield None
         return
+    from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"),
                   TextColumn("{task.completed} items"), TimeElapsedColumn(),
-                  transient=True) as bar:
+                  console=Console(stderr=True), transient=True) as bar, \
+            _sync_logging(bar.console):
         def for_source(name: str) -> Callable[[int], None]:
             task = bar.add_task(f"syncing {name}", total=None)
             return lambda count: bar.advance(task, count)
@@ -239,7 +352,7 @@ def sync(context: Context, sources: tuple[str, ...], full: bool) -> None:
 @pass_context
 def status(context: Context, as_json: bool) -> None:
     """Per source: last success, last error, counts, skipped items with reasons."""
-    from syncd.render import iso, source_json
+    from syncd.render import local_time, source_json
 
     app = context.app()
     rows = {row.name: row for row in app.store.sources()}
@@ -263,7 +376,7 @@ def status(context: Context, as_json: bool) -> None:
             continue
         note = "" if name in app.config.sources else " (no longer in the config)"
         click.echo(f"{name}: {row.observations} items; last success "
-                   f"{iso(row.last_success) or 'never'}{note}")
+                   f"{local_time(row.last_success, app.config.timezone)}{note}")
         if row.last_error:
             click.echo(f"  last error: {row.last_error}")
         if row.error_kind == "auth":
@@ -290,7 +403,8 @@ def people(context: Context, as_json: bool, everyone: bool) -> None:
         _echo_json([tie_json(tie) for tie in ties])
         return
     now = app.clock()
-    _print_table("people", TIE_HEADERS, [tie_row(tie, now) for tie in ties])
+    _print_table("people", TIE_HEADERS, [tie_row(tie, now, app.config.timezone)
+                                         for tie in ties])
 
 
 @cli.command()
@@ -314,14 +428,14 @@ def due(context: Context, as_json: bool) -> None:
     _print_table("due", TIE_HEADERS, due_rows(ties, upcoming, now, app.config.timezone))
 
 
-@cli.command()
+@cli.command(epilog=PERSON_HELP)
 @click.argument("person")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--why", is_flag=True, help="The last decisions about them, with reasons.")
 @pass_context
 def show(context: Context, person: str, as_json: bool, why: bool) -> None:
     """Addresses, tier, cadence, contact dates and timeline of one person."""
-    from syncd.render import ago, iso, status_text, tie_json, timeline_json
+    from syncd.render import ago, iso, local_time, status_text, tie_json, timeline_json
     from syncd.strip import contact_strip, gap_picture
 
     app = context.app()
@@ -338,10 +452,18 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
                                  for start, reason in meetings],
                     "timeline": [timeline_json(e) for e in timeline]})
         return
-    click.echo(f"{row.name or row.addresses[0]} (#{row.id})")
+    zone = app.config.timezone
+    click.echo(f"{_name(row)} (#{row.id})")
     click.echo(f"  addresses: {', '.join(row.addresses)}")
+    tracked_by = app.store.tracked_by(row.id)
     click.echo(f"  tracked: {'yes' if row.tracked else 'no'}"
-               + (f", tier {row.tier}" if row.tier else ""))
+               + (f", tier {row.tier}" if row.tier else "")
+               + (" (set in the config file)" if row.tracked and tracked_by == "config" else ""))
+    for pattern, where in app.ignored_by(row):
+        undo = ("remove it from [rules].ignore" if where == "[rules].ignore"
+                else f"syncd unignore {pattern}")
+        click.echo(f"  ignored: matches {pattern} ({where}); their mail does not count"
+                   + ("" if row.tracked else " and they are hidden") + f"; undo: {undo}")
     if tie.cadence:
         from syncd.durations import format_duration
 
@@ -349,8 +471,9 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
     click.echo(f"  last contact: {ago(row.last_contact, now)}"
                f" (out {ago(row.last_outgoing, now)}, in {ago(row.last_incoming, now)}, "
                f"meeting {ago(row.last_meeting, now)}, logged {ago(row.last_manual, now)})")
-    click.echo(f"  interactions: {row.interactions}; status: {status_text(tie, now)}"
-               + (f"; due {iso(tie.due_at)}" if tie.due_at else ""))
+    standing = status_text(tie, now, zone) if row.tracked else "not tracked"
+    click.echo(f"  interactions: {row.interactions}; status: {standing}"
+               + (f"; due {local_time(tie.due_at, zone)}" if tie.due_at else ""))
     _print_picture(contact_strip(monthly))
     _print_picture(gap_picture(
         timedelta(days=row.inferred_days) if row.inferred_days else None,
@@ -359,63 +482,94 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
     if meetings:
         click.echo("  upcoming:")
     for start, reason in meetings:
-        click.echo(f"    {iso(start)}  {reason}")
+        click.echo(f"    {local_time(start, zone)}  {reason}")
     if timeline:
         click.echo("  decisions:" if why else "  timeline:")
     for entry in timeline:
         mark = "counted" if entry.counts else "not counted"
         extra = f" - {entry.note}" if entry.note else ""
         text = f"{mark}: {entry.reason}" if why else f"{entry.direction}: {entry.reason}"
-        click.echo(f"    {iso(entry.at) or '?'}  {text}{extra}")
+        click.echo(f"    {local_time(entry.at, zone) if entry.at else '?'}  {text}{extra}")
 
 
-def _duration_days(text: str) -> float:
+def _duration(text: str, hint: str) -> timedelta:
     from syncd.durations import parse_duration
 
     try:
-        return parse_duration(text).total_seconds() / 86400
+        return parse_duration(text)
     except ValueError as error:
-        raise click.BadParameter(str(error)) from None
+        raise click.BadParameter(str(error), param_hint=hint) from None
 
 
-@cli.command()
+def _name(row: Any) -> str:
+    """Return how a person is named in messages: their name, else their first address."""
+    return str(row.name or (row.addresses[0] if row.addresses else f"#{row.id}"))
+
+
+def _local(moment: datetime | None, app: Any) -> str:
+    """Return a time for people: in [general].timezone, with the zone's abbreviation."""
+    from syncd.render import local_time
+
+    return local_time(moment, app.config.timezone)
+
+
+@cli.command(epilog=PERSON_HELP)
 @click.argument("person")
 @click.option("--tier", help="A tier from [tiers].")
 @click.option("--every", help="Their own cadence, e.g. 3w.")
 @pass_context
 def track(context: Context, person: str, tier: str | None, every: str | None) -> None:
-    """Start tracking a person."""
+    """Start tracking a person (keeps their tier or cadence unless one is given)."""
     app = context.app()
+    if tier and every:
+        raise click.UsageError("give --tier or --every, not both (--every beats a tier)")
     if tier and tier not in app.config.tiers:
-        raise click.BadParameter(f"no tier {tier!r}; defined: {', '.join(app.config.tiers)}",
-                                 param_hint="--tier")
+        raise click.BadParameter(f"no tier {tier!r}; defined: "
+                                 f"{', '.join(app.config.tiers) or 'none'}", param_hint="--tier")
+    cadence = _duration(every, "--every") if every else None
     row = app.find_person(person)
-    app.store.set_tracking(row.id, True, tier, _duration_days(every) if every else None)
-    click.echo(f"tracking {row.name or row.addresses[0]}")
+    if not tier and not every and app.store.tracked_by(row.id) == "config":
+        click.echo(f"{_name(row)} is already tracked: the config file lists them")
+        return
+    app.track(row, tier, cadence)
+    tie = app.tie(app.store.person(row.id) or row)
+    from syncd.durations import format_duration
+
+    how = (f" every {format_duration(tie.cadence)} ({tie.cadence_source})"
+           if tie.cadence else "")
+    click.echo(f"tracking {_name(row)}{how}")
 
 
-@cli.command()
+@cli.command(epilog=PERSON_HELP)
 @click.argument("person")
 @pass_context
 def untrack(context: Context, person: str) -> None:
     """Stop tracking a person."""
     app = context.app()
     row = app.find_person(person)
-    app.store.set_tracking(row.id, False)
-    click.echo(f"no longer tracking {row.name or row.addresses[0]}")
+    app.untrack(row)
+    click.echo(f"no longer tracking {_name(row)}")
 
 
-@cli.command()
+@cli.command(epilog=PERSON_HELP)
 @click.argument("person")
-@click.argument("duration")
+@click.argument("duration", required=False)
+@click.option("--clear", is_flag=True, help="End a snooze now.")
 @pass_context
-def snooze(context: Context, person: str, duration: str) -> None:
-    """Silence a person for DURATION, like 1w or 10d."""
+def snooze(context: Context, person: str, duration: str | None, clear: bool) -> None:
+    """Silence a person for DURATION, like 1w or 10d (--clear ends it)."""
+    if clear == (duration is not None):
+        raise click.UsageError("give a DURATION like 1w, or --clear")
     app = context.app()
     row = app.find_person(person)
-    until = app.clock() + timedelta(days=_duration_days(duration))
-    app.store.snooze(row.id, until)
-    click.echo(f"snoozed {row.name or row.addresses[0]} until {until:%Y-%m-%d %H:%M} UTC")
+    if clear:
+        app.snooze(row, None)
+        click.echo(f"{_name(row)} is no longer snoozed")
+        return
+    assert duration is not None
+    until = app.clock() + _duration(duration, "DURATION")
+    app.snooze(row, until)
+    click.echo(f"snoozed {_name(row)} until {_local(until, app)}")
 
 
 def _parse_at(text: str | None, now: datetime, timezone: Any) -> datetime:
@@ -435,7 +589,7 @@ def _parse_at(text: str | None, now: datetime, timezone: Any) -> datetime:
     return moment.astimezone(UTC)
 
 
-@cli.command()
+@cli.command(epilog=PERSON_HELP)
 @click.argument("person")
 @click.option("--note", help="What it was, e.g. 'coffee'.")
 @click.option("--at", "at_text", help="When (default: now), e.g. 2026-03-01.")
@@ -445,24 +599,59 @@ def done(context: Context, person: str, note: str | None, at_text: str | None) -
     app = context.app()
     row = app.find_person(person)
     at = _parse_at(at_text, app.clock(), app.config.timezone)
-    app.store.log_manual(row.id, at, note)
-    click.echo(f"logged contact with {row.name or row.addresses[0]} at {at:%Y-%m-%d %H:%M} UTC")
+    app.log_contact(row, at, note)
+    click.echo(f"logged contact with {_name(row)} at {_local(at, app)}")
+
+
+def _pattern(pattern: str) -> str:
+    text = pattern.strip().lower()
+    if not text or ("@" not in text and "*" not in text):
+        raise click.BadParameter(f"{pattern!r} is not an address, an @domain or a glob")
+    return text
+
+
+def _names(rows: Sequence[Any], limit: int = 10) -> str:
+    names = [_name(row) for row in rows[:limit]]
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return ", ".join(names) + more
 
 
 @cli.command()
 @click.argument("pattern")
 @pass_context
 def ignore(context: Context, pattern: str) -> None:
-    """Never count PATTERN again (an address, @domain or glob)."""
-    from syncd.rules import AddressPatterns
+    """Never count PATTERN again (an address, @domain or glob); undo with unignore."""
+    from syncd.render import plural
 
-    text = pattern.strip().lower()
-    if not text or ("@" not in text and "*" not in text):
-        raise click.BadParameter(f"{pattern!r} is not an address, an @domain or a glob")
     app = context.app()
-    app.store.add_ignore_pattern(text)
-    hidden = app.store.mark_ignored(AddressPatterns([text]).matches)
-    click.echo(f"ignoring {text}; {hidden} known people hidden")
+    result = app.ignore(_pattern(pattern))
+    for address in result.mine:
+        click.echo(f"warning: {result.pattern} matches my own address {address}; mail to and "
+                   "from it is judged by the other side only", err=True)
+    for row in result.tracked:
+        stop = ("remove them from [[people]]" if app.store.tracked_by(row.id) == "config"
+                else f"syncd untrack {row.addresses[0] if row.addresses else f'#{row.id}'}")
+        click.echo(f"warning: {result.pattern} matches {_name(row)}, whom you track: they stay "
+                   f"listed, but their mail no longer counts, so they will turn quiet; to stop "
+                   f"tracking them: {stop}", err=True)
+    hidden = (f"{plural(len(result.hidden), 'person', 'people')} hidden: "
+              f"{_names(result.hidden)}" if result.hidden else "nobody known is hidden")
+    click.echo(f"ignoring {result.pattern}; {hidden}; undo: syncd unignore {result.pattern}")
+
+
+@cli.command()
+@click.argument("pattern")
+@pass_context
+def unignore(context: Context, pattern: str) -> None:
+    """Count PATTERN again (one given to syncd ignore)."""
+    from syncd.render import plural
+
+    app = context.app()
+    result = app.unignore(_pattern(pattern))
+    shown = (f"{plural(len(result.shown), 'person', 'people')} shown again: "
+             f"{_names(result.shown)}" if result.shown else "nobody was hidden by it alone")
+    click.echo(f"no longer ignoring {result.pattern}; {shown}; mail it kept from counting "
+               "counts after: syncd sync --full")
 
 
 @cli.group(name="import")
@@ -475,12 +664,18 @@ def import_group() -> None:
 @pass_context
 def import_vcard(context: Context, file: Path) -> None:
     """Import names and addresses from a vCard file; CATEGORIES naming a tier track them."""
+    from syncd.render import plural
     from syncd.vcard import import_cards
 
     app = context.app()
     result = import_cards(app.store, file.read_bytes(), set(app.config.tiers))
-    click.echo(f"imported {result.people} people ({result.addresses} addresses), "
-               f"{result.tracked} tracked by category; {result.skipped} cards without e-mail")
+    if result.people == 0 and result.skipped == 0:
+        raise click.ClickException(f"{file} holds no vCard (no BEGIN:VCARD ... END:VCARD); "
+                                   "export the address book as a .vcf file and import that")
+    click.echo(f"imported {plural(result.people, 'person', 'people')} "
+               f"({plural(result.addresses, 'address', 'addresses')}), "
+               f"{result.tracked} tracked by category; "
+               f"{plural(result.skipped, 'card', 'cards')} without e-mail")
 
 
 @cli.command()
@@ -548,9 +743,10 @@ def service_install(context: Context, no_start: bool) -> None:
             reason = "systemctl is not installed" if result is None else (
                 result.output.splitlines()[-1] if result.output else "systemctl failed")
             todo = " && ".join(f"systemctl --user {' '.join(s)}" for s in steps)
-            click.echo(f"could not reach the systemd user manager ({reason}); run: {todo}",
-                       err=True)
-            return
+            click.echo(f"could not reach the systemd user manager ({reason}); the unit file "
+                       f"is written, but not {'loaded' if no_start else 'enabled'}; run by "
+                       f"hand: {todo}", err=True)
+            sys.exit(1)
     if not no_start:
         click.echo(f"enabled and started {UNIT_NAME}; logs: journalctl --user -u syncd")
 

@@ -103,7 +103,11 @@ def run_demo(keep: Path | None, *, echo: Echo, table: Table,
                                encoding="utf-8")
         app = App.open(load_config(config_file), clock=lambda: moment)
         try:
-            echo(f"sample data: a Maildir, an mbox and a calendar in {root / 'sample'}")
+            if keep:
+                echo(f"sample data: a Maildir, an mbox and a calendar in {root / 'sample'}")
+            else:
+                echo("sample data: a Maildir, an mbox and a calendar in a temporary directory, "
+                     "removed when the demo ends (keep it with: syncd demo --keep DIR)")
             reports = app.sync()
             for report in reports:
                 status = f"FAILED: {report.error}" if report.error else (

@@ -27,6 +27,9 @@ from syncd.ties import MIN_CONTACT_DAYS, infer_rhythm
 
 log = logging.getLogger(__name__)
 
+#: ``extra`` of the log record saying a source failed (the same text its report carries).
+SOURCE_FAILURE = {"source_failure": True}
+
 ProgressCallback = Callable[[int], None]
 
 #: A pass commits its pages together once they hold this many records ...
@@ -129,7 +132,8 @@ class Engine:
         self.store.record_attempt(name, started, report.error, report.error_kind)
         self.refresh_rhythms()
         if report.error:
-            log.warning("%s: sync failed: %s", name, report.error)
+            # Marked, so `syncd sync`, which prints the report, does not show it twice.
+            log.warning("%s: sync failed: %s", name, report.error, extra=SOURCE_FAILURE)
         else:
             log.info("%s: %d records read, %d counted, %d new contacts, %d skipped", name,
                      report.records, report.counted, report.new_contacts, report.skipped)

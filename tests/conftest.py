@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,3 +22,12 @@ def isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("SYNCD_CONFIG", raising=False)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     return home
+
+
+@pytest.fixture
+def socket_dir() -> Iterator[Path]:
+    """A private directory with a short path, for unix sockets (see servers/short_paths.py)."""
+    from servers.short_paths import short_tmp
+
+    with short_tmp("syncd-sock-") as path:
+        yield path

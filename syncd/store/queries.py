@@ -97,8 +97,9 @@ class QueriesMixin(StoreBase):
         return "'" + text.replace("'", "''") + "'"
 
     def counted_people(self) -> list[PersonRow]:
-        """Return everyone with at least one counted contact, and everyone tracked."""
-        return self._people("(p.tracked = 1 OR s.interactions > 0) AND p.ignored = 0")
+        """Return everyone tracked, and everyone else with a counted contact and not hidden by
+        an ignore pattern: a superset of :meth:`tracked_people`."""
+        return self._people("p.tracked = 1 OR (s.interactions > 0 AND p.ignored = 0)")
 
     def person(self, person_id: int) -> PersonRow | None:
         """Return one person by id."""
@@ -119,6 +120,38 @@ class QueriesMixin(StoreBase):
         return [row[0] for row in self._db.execute(
             "SELECT id FROM people WHERE name = ? COLLATE NOCASE ORDER BY tracked DESC, id",
             (text,))]
+
+    def find_people_by_prefix(self, text: str) -> list[tuple[int, bool]]:
+        """Return (id, counted) of people whose name, or one of whose addresses, starts with
+        ``text`` (case-insensitive), counted people first. Counted means tracked, or with a
+        counted contact and not hidden by an ignore pattern."""
+        pattern = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace(
+            "_", "\\_") + "%"
+        return [(row[0], bool(row[1])) for row in self._db.execute(
+            "SELECT p.id, (p.tracked = 1 OR (coalesce(s.interactions, 0) > 0 "
+            "AND p.ignored = 0)) AS counted FROM people p "
+            "LEFT JOIN person_stats s ON s.person_id = p.id "
+            "WHERE p.id IN (SELECT id FROM people WHERE lower(name) LIKE ? ESCAPE '\\' "
+            "UNION SELECT person_id FROM addresses WHERE address LIKE ? ESCAPE '\\') "
+            "ORDER BY counted DESC, p.tracked DESC, p.id", (pattern, pattern))]
+
+    def suggestion_pool(self) -> list[tuple[int, str, str, bool]]:
+        """Return (person id, name or address, "name" or "address", counted) of people.
+
+        One entry per name and per address, for "did you mean"; counted means tracked, or with
+        a counted contact and not hidden by an ignore pattern.
+        """
+        rows = self._db.execute(
+            "SELECT p.id, p.name, a.address, (p.tracked = 1 OR (coalesce(s.interactions, 0) > 0 "
+            "AND p.ignored = 0)) FROM people p LEFT JOIN person_stats s ON s.person_id = p.id "
+            "LEFT JOIN addresses a ON a.person_id = p.id").fetchall()
+        pool: list[tuple[int, str, str, bool]] = []
+        for person_id, name, address, counted in rows:
+            if name:
+                pool.append((person_id, name, "name", bool(counted)))
+            if address:
+                pool.append((person_id, address, "address", bool(counted)))
+        return pool
 
     def names_and_addresses(self) -> list[str]:
         """Return every person name and address (for "did you mean")."""

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self
 
+from syncd.choices import JOURNAL_NAME, KEPT
 from syncd.errors import StoreError, StoreTooNew
 
 DATABASE_NAME = "syncd.sqlite3"
@@ -162,6 +163,16 @@ _MIGRATIONS: tuple[str, ...] = (
 SCHEMA_VERSION = len(_MIGRATIONS)
 
 
+def corrupt_database_advice(path: Path | None, error: Exception) -> str:
+    """Return what to do about an unusable database, and exactly what doing it keeps."""
+    journal = path.parent / JOURNAL_NAME if path is not None else JOURNAL_NAME
+    return (f"the state database {path} is unusable: {error}; move it away and run: syncd sync "
+            f"--full. That reads every source again and rebuilds people, contacts and rhythms; "
+            f"{KEPT} come back from {journal}; the config file is untouched; lost are the "
+            "record of alerts already sent (a quiet tie may be notified once more) and people "
+            "imported from vCards (run syncd import vcard again)")
+
+
 def to_epoch(moment: datetime | None) -> int | None:
     """Return whole UTC seconds for an aware datetime (None stays None)."""
     return None if moment is None else int(moment.timestamp())
@@ -240,8 +251,7 @@ class StoreBase:
                             self._db.execute(statement)
                     self._db.execute(f"PRAGMA user_version = {number + 1}")
         except sqlite3.DatabaseError as error:
-            raise StoreError(f"the state database {self.path} is unusable: {error}; move it "
-                             "away and run: syncd sync --full") from None
+            raise StoreError(corrupt_database_advice(self.path, error)) from None
 
     def close(self) -> None:
         """Close the database."""

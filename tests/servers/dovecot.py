@@ -22,13 +22,14 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from servers.short_paths import short_directory
 
 #: The one password every test user has; tests grep logs and output for it.
 PASSWORD = "Qz7-syncd-test-pw-4Kx"
@@ -408,7 +409,7 @@ def running_dovecot(*, tls: bool, mail_format: str = "maildir",
     if shutil.which("dovecot") is None:
         pytest.skip("dovecot is not installed (Debian: dovecot-imapd; scripts/test installs it)")
     # Short, under /tmp whatever TMPDIR is: Dovecot's AF_UNIX sockets live below it (≤ 107 bytes).
-    root = Path(tempfile.mkdtemp(prefix="syncd-dovecot-", dir="/tmp"))
+    root = short_directory("syncd-dovecot-")
     try:
         root.chmod(0o755)  # the login and mail processes run as other users
         for sub in ("run", "state", "mail"):

@@ -96,8 +96,10 @@ def test_state_dir_follows_xdg_state_home():
 
 
 def test_a_missing_file_says_how_to_create_one(tmp_path):
-    with pytest.raises(ConfigError, match="run: syncd init"):
+    with pytest.raises(ConfigError, match=re.escape(f"run: syncd -c {tmp_path}/nope.toml init")):
         load_config(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match=r"run: syncd init$"):
+        load_config(environ={"HOME": str(tmp_path)})
 
 
 def test_broken_toml_is_a_config_error(tmp_path):
