@@ -17,8 +17,9 @@ from syncd.config import Config, SourceConfig
 from syncd.engine import Engine, ProgressCallback, SyncReport
 from syncd.errors import PersonNotFound, UsageError
 from syncd.model import PersonRow
-from syncd.rules import AddressPatterns, Rules
+from syncd.rules import AddressPatterns, Rules, is_automated_address
 from syncd.store import Store
+from syncd.strength import Suggestion, suggested
 from syncd.ties import DEFAULT_CADENCE, Tie, due_ties, evaluate
 
 log = logging.getLogger(__name__)
@@ -112,8 +113,8 @@ class App:
                     progress: ProgressCallback | None = None,
                     connector_factory: Callable[[SourceConfig], Connector] | None = None
                     ) -> SyncReport:
-        """Run one pass over ``source``; a connector that cannot even be built is recorded as
-        that source's failure (it never stops the others)."""
+        """Run one pass over ``source``, then apply ``auto_track``; a connector that cannot even
+        be built is recorded as that source's failure (it never stops the others)."""
         try:
             connector = (connector_factory or self.connector)(source)
         except Exception as error:
@@ -122,17 +123,22 @@ class App:
             self.store.record_attempt(source.name, self.clock(), report.error, "internal")
             log.warning("%s: %s", source.name, report.error)
             return report
-        return engine.sync(source.name, connector, full=full, progress=progress)
+        report = engine.sync(source.name, connector, full=full, progress=progress)
+        self.auto_track()
+        return report
 
     # --- people --------------------------------------------------------------------------------
 
     def find_person(self, query: str) -> PersonRow:
-        """Return the person ``query`` names (address, name or id).
+        """Return the person ``query`` names (address, name, or id as ``12`` or ``#12``).
 
         Raise :class:`PersonNotFound` with the closest names/addresses when nobody matches.
         """
         from syncd.addresses import normalize_address
 
+        text = query.strip()
+        if text.startswith("#") and text[1:].isdigit():
+            query = text[1:]  # "#12", as listings show ids
         candidates = self.store.find_people(normalize_address(query) or query)
         if candidates:
             person = self.store.person(candidates[0])
@@ -171,3 +177,67 @@ class App:
         ties.sort(key=lambda tie: (not tie.person.tracked, tie.person.name.lower(),
                                    tie.person.addresses))
         return ties
+
+    # --- suggestions ---------------------------------------------------------------------------
+
+    def suggest(self, limit: int = 10) -> list[Suggestion]:
+        """Return up to ``limit`` suggestions per group ("track", "reconnect"), strongest first.
+
+        Never suggested: tracked, ignored or untracked-by-me people, my own addresses, one-way
+        incoming-only correspondents, automated addresses (noreply, notifications ...) and
+        addresses an ignore pattern matches (syncd.strength has the scoring).
+        """
+        found = [*self._strongest(dormant=False, limit=limit),
+                 *self._strongest(dormant=True, limit=limit)]
+        found.sort(key=lambda item: (-item.strength.score, item.tie.person.id))
+        return found
+
+    def _strongest(self, *, dormant: bool, limit: int,
+                   needs_rhythm: bool = False) -> list[Suggestion]:
+        """Return the ``limit`` strongest suggestions of one group, paging past excluded ones."""
+        now = self.clock()
+        patterns = AddressPatterns([*self.config.rules.ignore, *self.store.ignore_patterns()])
+        result: list[Suggestion] = []
+        offset = 0
+        while len(result) < limit:
+            page = self.store.strongest_untracked(now, dormant=dormant, limit=limit + 20,
+                                                  offset=offset, needs_rhythm=needs_rhythm)
+            if not page:
+                break
+            offset += len(page)
+            people = {row.id: row for row in self.store.people_with_ids(
+                [person_id for person_id, _ in page])}
+            for person_id, history in page:
+                person = people.get(person_id)
+                if person is None or any(is_automated_address(address) or
+                                         patterns.matches(address)
+                                         for address in person.addresses):
+                    continue
+                scored = suggested(history, now)
+                if scored is None:
+                    continue
+                result.append(Suggestion(evaluate(person, self.config.tiers, now), scored))
+                if len(result) == limit:
+                    break
+        result.sort(key=lambda item: (-item.strength.score, item.tie.person.id))
+        return result
+
+    def auto_track(self) -> int:
+        """Track the strongest alive ties until ``[general] auto_track`` people are auto-tracked.
+
+        Only ties with an inferred rhythm (their cadence is "inferred"), never someone the user
+        untracked; each records why. Lowering the number untracks nobody: a tie that goes
+        quiet is exactly what to be told about. Return how many were tracked now.
+        """
+        if not self.config.auto_track:
+            return 0
+        wanted = self.config.auto_track - self.store.auto_tracked_count()
+        if wanted <= 0:
+            return 0
+        chosen = self._strongest(dormant=False, limit=wanted, needs_rhythm=True)
+        self.store.track_automatically([
+            (item.tie.person.id, f"auto_track: score {item.strength.score}, "
+                                 f"{item.strength.why}") for item in chosen])
+        if chosen:
+            log.info("auto_track: tracking %d of the strongest ties", len(chosen))
+        return len(chosen)

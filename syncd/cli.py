@@ -192,6 +192,9 @@ def sync(context: Context, sources: tuple[str, ...], full: bool) -> None:
         else:
             click.echo(f"{report.source}: {report.records} read, {report.counted} counted, "
                        f"{report.new_contacts} new contacts, {report.skipped} skipped")
+    if any(report.records for report in reports) and app.store.tracked_count() == 0:
+        click.echo("")
+        _first_run(app)
     if failed:
         sys.exit(1)
 
@@ -237,6 +240,57 @@ def status(context: Context, as_json: bool) -> None:
 # --- people ---------------------------------------------------------------------------------------
 
 
+FIRST_RUN_SHOWN = 5
+
+
+def _first_run(app: Any) -> bool:
+    """With nobody tracked, print what to do and the strongest ties; return True if it did.
+
+    An empty table says nothing to a new user; their own history already says who matters.
+    """
+    if app.store.tracked_count():
+        return False
+    from syncd.render import SUGGESTION_HEADERS, suggestion_row
+
+    found = app.suggest(FIRST_RUN_SHOWN)[:FIRST_RUN_SHOWN]
+    if not found:
+        click.echo("Nobody is tracked yet, and no tie in your history is strong enough to "
+                   "suggest: run syncd sync, or track someone with: syncd track PERSON")
+        return True
+    click.echo("Nobody is tracked yet: track the people who matter with syncd track #ID (or "
+               "set [general] auto_track = N); the strongest ties in your history:")
+    _print_table(None, SUGGESTION_HEADERS, [suggestion_row(item) for item in found])
+    return True
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
+              help="At most this many per group.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_context
+def suggest(context: Context, limit: int, as_json: bool) -> None:
+    """Untracked ties worth keeping, strongest first: "track" (alive) and "reconnect"
+    (strong, gone quiet)."""
+    from syncd.render import SUGGESTION_HEADERS, suggestion_json, suggestion_row
+
+    app = context.app()
+    found = app.suggest(limit)
+    if as_json:
+        _echo_json([suggestion_json(item) for item in found])
+        return
+    if not found:
+        click.echo("no suggestions: no untracked two-way tie is strong enough yet (run: "
+                   "syncd sync; see everyone with: syncd people --all)")
+        return
+    for group, title in (("track", "worth tracking (alive)"),
+                         ("reconnect", "worth reconnecting (strong ties gone quiet)")):
+        rows = [suggestion_row(item) for item in found if item.strength.group == group]
+        if rows:
+            click.echo(f"{title}:")
+            _print_table(None, SUGGESTION_HEADERS, rows)
+    click.echo("track one with: syncd track #ID")
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--all", "everyone", is_flag=True,
@@ -250,6 +304,8 @@ def people(context: Context, as_json: bool, everyone: bool) -> None:
     ties = app.people(everyone)
     if as_json:
         _echo_json([tie_json(tie) for tie in ties])
+        return
+    if not everyone and _first_run(app):
         return
     now = app.clock()
     _print_table("people", TIE_HEADERS, [tie_row(tie, now) for tie in ties])
@@ -271,6 +327,8 @@ def due(context: Context, as_json: bool) -> None:
         _echo_json([{**tie_json(tie), "upcoming_meeting": iso(upcoming.get(tie.person.id))}
                     for tie in ties])
         return
+    if not ties and _first_run(app):
+        return
     if not ties and not _is_tty():
         return
     _print_table("due", TIE_HEADERS, due_rows(ties, upcoming, now, app.config.timezone))
@@ -283,7 +341,7 @@ def due(context: Context, as_json: bool) -> None:
 @pass_context
 def show(context: Context, person: str, as_json: bool, why: bool) -> None:
     """Addresses, tier, cadence, contact dates and timeline of one person."""
-    from syncd.render import ago, iso, status_text, tie_json, timeline_json
+    from syncd.render import ago, iso, status_text, tie_json, timeline_json, why_text
 
     app = context.app()
     row = app.find_person(person)
@@ -295,12 +353,17 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
         _echo_json({**tie_json(tie), "upcoming_meeting": iso(meetings[0][0]) if meetings else None,
                     "upcoming": [{"start": iso(start), "reason": reason}
                                  for start, reason in meetings],
-                    "timeline": [timeline_json(e) for e in timeline]})
+                    "timeline": [timeline_json(e, row.addresses) for e in timeline]})
         return
     click.echo(f"{row.name or row.addresses[0]} (#{row.id})")
     click.echo(f"  addresses: {', '.join(row.addresses)}")
     click.echo(f"  tracked: {'yes' if row.tracked else 'no'}"
                + (f", tier {row.tier}" if row.tier else ""))
+    if why and row.tracked:
+        tracked_by, reason = app.store.track_reason(row.id)
+        origin = {"config": "listed in [[people]] of the config", "cli": "syncd track",
+                  "vcard": "a vCard category naming a tier", "auto": "[general] auto_track"}
+        click.echo(f"  tracked because: {reason or origin.get(tracked_by or '', 'unknown')}")
     if tie.cadence:
         from syncd.durations import format_duration
 
@@ -317,9 +380,9 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
     if timeline:
         click.echo("  decisions:" if why else "  timeline:")
     for entry in timeline:
-        mark = "counted" if entry.counts else "not counted"
         extra = f" - {entry.note}" if entry.note else ""
-        text = f"{mark}: {entry.reason}" if why else f"{entry.direction}: {entry.reason}"
+        text = (why_text(entry, row.addresses) if why
+                else f"{entry.direction}: {entry.reason}")
         click.echo(f"    {iso(entry.at) or '?'}  {text}{extra}")
 
 

@@ -13,6 +13,7 @@ newcomer can find by name:
 - :mod:`~syncd.store.tracking`: the user's tracking choices and ``[[people]]``;
 - :mod:`~syncd.store.settings`: settings and ignore patterns;
 - :mod:`~syncd.store.queries`: people listings, ``due`` candidates, the timeline;
+- :mod:`~syncd.store.suggestions`: untracked ties ranked by strength, auto_track;
 - :mod:`~syncd.store.alerts`: the alert log.
 """
 
@@ -24,6 +25,7 @@ from syncd.store.cursors import CursorsMixin, SourceRow
 from syncd.store.queries import QueriesMixin, TimelineEntry
 from syncd.store.schema import DATABASE_NAME, SCHEMA_VERSION, StoreBase, from_epoch, to_epoch
 from syncd.store.settings import SettingsMixin
+from syncd.store.suggestions import SuggestionsMixin
 from syncd.store.tracking import TrackingMixin
 from syncd.store.writer import WriterMixin
 
@@ -32,5 +34,5 @@ __all__ = ["DATABASE_NAME", "SCHEMA_VERSION", "PersonRow", "SourceRow", "Store",
 
 
 class Store(WriterMixin, TrackingMixin, CursorsMixin, SettingsMixin, QueriesMixin,
-            AlertsMixin):
+            SuggestionsMixin, AlertsMixin):
     """The SQLite state database. Not thread-safe: one Store per thread."""

@@ -1,0 +1,72 @@
+"""Ranking untracked ties by strength for ``syncd suggest`` and ``auto_track``.
+
+One query over ``person_stats`` (one row per person, never ``contacts``): the lasting part of
+each score was stored when the person's contacts changed; recency and the dormancy test are
+added here, mirroring :func:`syncd.strength.recency_points` and
+:func:`syncd.strength.dormant_after_days` with the policy's own constants as parameters.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from syncd import strength as policy
+from syncd.model import History
+from syncd.store.schema import StoreBase, to_epoch
+from syncd.store.stats import HISTORY_COLUMNS
+
+_AGE_DAYS = "((:now - s.last_contact) / 86400.0)"
+_SCORE = (f"(s.strength + :recency * max(0.0, 1.0 - max(0.0, {_AGE_DAYS}) / :horizon))")
+_USUAL_GAP = ("coalesce(nullif(s.inferred_days, 0), (s.last_contact - s.first_contact) "
+              "/ 86400.0 / max(1, s.contact_days - 1))")
+_DORMANT = f"({_AGE_DAYS} > max(:dormant_days, :gaps * {_USUAL_GAP}))"
+
+
+class SuggestionsMixin(StoreBase):
+    """Untracked people ranked by strength, in the group they belong to."""
+
+    def strongest_untracked(self, now: datetime, *, dormant: bool, limit: int, offset: int = 0,
+                            needs_rhythm: bool = False) -> list[tuple[int, History]]:
+        """Return (person id, history) of the strongest untracked ties, strongest first.
+
+        Only people who could be suggested: not tracked, not ignored, not untracked by the user
+        (``never_auto``), none of their addresses mine, and a lasting score stored (two-way,
+        enough contact days). ``dormant`` picks the "reconnect" group, else "track". With
+        ``needs_rhythm`` only people with an inferred rhythm (auto_track's cadence) are listed.
+        Scores below :data:`syncd.strength.MIN_SCORE` (before rounding) are left out.
+        """
+        rhythm = " AND s.inferred_days IS NOT NULL" if needs_rhythm else ""
+        rows = self._db.execute(
+            f"SELECT s.person_id, {HISTORY_COLUMNS} FROM person_stats s "
+            "JOIN people p ON p.id = s.person_id "
+            "WHERE s.strength IS NOT NULL AND p.tracked = 0 AND p.ignored = 0 "
+            "AND p.never_auto = 0 AND s.last_contact IS NOT NULL "
+            f"AND {_DORMANT} = :dormant AND {_SCORE} >= :min_score{rhythm} "
+            "AND NOT EXISTS (SELECT 1 FROM addresses a JOIN my_addresses m "
+            "ON m.address = a.address WHERE a.person_id = s.person_id) "
+            f"ORDER BY {_SCORE} DESC, s.person_id LIMIT :limit OFFSET :offset",
+            {"now": to_epoch(now), "recency": policy.WEIGHTS["recency"],
+             "horizon": policy.RECENCY_HORIZON_DAYS, "dormant_days": policy.DORMANT_AFTER_DAYS,
+             "gaps": policy.DORMANT_GAPS, "dormant": int(dormant),
+             "min_score": policy.MIN_SCORE - 0.5, "limit": limit, "offset": offset}).fetchall()
+        return [(row[0], History(*row[1:])) for row in rows]
+
+    def auto_tracked_count(self) -> int:
+        """Return how many people auto_track tracks now."""
+        row = self._db.execute(
+            "SELECT count(*) FROM people WHERE tracked = 1 AND tracked_by = 'auto'").fetchone()
+        return int(row[0])
+
+    def track_automatically(self, chosen: list[tuple[int, str]]) -> None:
+        """Track each (person id, reason) for auto_track, unless tracked or untracked meanwhile."""
+        with self.transaction():
+            self._db.executemany(
+                "UPDATE people SET tracked = 1, tracked_by = 'auto', track_reason = ?, "
+                "tier = NULL, every_days = NULL WHERE id = ? AND tracked = 0 AND never_auto = 0",
+                [(reason, person_id) for person_id, reason in chosen])
+
+    def track_reason(self, person_id: int) -> tuple[str | None, str | None]:
+        """Return (who tracks them: config, cli, vcard, auto or None, why auto_track did)."""
+        row = self._db.execute("SELECT tracked_by, track_reason FROM people WHERE id = ? "
+                               "AND tracked = 1", (person_id,)).fetchone()
+        return (None, None) if row is None else (row[0], row[1])
