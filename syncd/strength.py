@@ -155,10 +155,12 @@ def why(history: History, age_days: float) -> str:
     """Return one line: "41 two-way contact days over 2 years, usually every 3 weeks, last 5
     months ago" (with what else matters: all contact days, meetings, mostly 1:1 or groups)."""
     days = history.contact_days
-    if history.two_way_days == days:
+    if (history.outgoing and history.incoming) or history.meetings:
         counted = f"{days} two-way contact days"
+    elif history.incoming:
+        counted = f"{days} contact days, {history.two_way_days} of them from your side"
     else:
-        counted = f"{days} contact days ({history.two_way_days} from your side)"
+        counted = f"{days} contact days, all from your side"
     assert history.first_contact is not None and history.last_contact is not None
     parts = [f"{counted} over {span_text((history.last_contact - history.first_contact) / DAY)}"]
     gap = usual_gap_days(history)
@@ -180,7 +182,7 @@ def span_text(days: float) -> str:
     """Return a rounded human span: "3 days", "3 weeks", "5 months", "2 years"."""
     if days < 1:
         return "a day"
-    if days < 14:
+    if days < 14 and round(days) != 7:
         count, unit = round(days), "day"
     elif days < 61:
         count, unit = round(days / 7), "week"
