@@ -18,7 +18,7 @@ from syncd.engine import Engine, ProgressCallback, SyncReport
 from syncd.errors import PersonNotFound, UsageError
 from syncd.model import PersonRow
 from syncd.rules import AddressPatterns, Rules, is_automated_address
-from syncd.store import Store
+from syncd.store import Choices, Store
 from syncd.strength import Suggestion, suggested
 from syncd.ties import DEFAULT_CADENCE, Tie, due_ties, evaluate
 
@@ -178,6 +178,12 @@ class App:
                                    tie.person.addresses))
         return ties
 
+    def exported_people(self) -> list[tuple[Tie, Choices]]:
+        """Return everyone ``syncd export`` writes, with their tie now and their choices."""
+        now = self.clock()
+        return [(evaluate(row, self.config.tiers, now), choices)
+                for row, choices in self.store.exported_people()]
+
     # --- suggestions ---------------------------------------------------------------------------
 
     def suggest(self, limit: int = 10) -> list[Suggestion]:
@@ -197,6 +203,7 @@ class App:
         """Return the ``limit`` strongest suggestions of one group, paging past excluded ones."""
         now = self.clock()
         patterns = AddressPatterns([*self.config.rules.ignore, *self.store.ignore_patterns()])
+        mine = self.store.my_addresses()
         result: list[Suggestion] = []
         offset = 0
         while len(result) < limit:
@@ -209,7 +216,7 @@ class App:
                 [person_id for person_id, _ in page])}
             for person_id, history in page:
                 person = people.get(person_id)
-                if person is None or any(is_automated_address(address) or
+                if person is None or any(address in mine or is_automated_address(address) or
                                          patterns.matches(address)
                                          for address in person.addresses):
                     continue

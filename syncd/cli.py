@@ -500,6 +500,35 @@ def import_vcard(context: Context, file: Path) -> None:
                f"{result.tracked} tracked by category; {result.skipped} cards without e-mail")
 
 
+@cli.command()
+@click.option("--format", "output_format", type=click.Choice(["json", "csv", "vcard"]),
+              default="json", show_default=True, help="What to write.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE (made 0600) instead of standard output.")
+@pass_context
+def export(context: Context, output_format: str, out: Path | None) -> None:
+    """People, addresses, tiers, cadences, dates and your choices (see the README)."""
+    from syncd.export import to_csv, to_json, to_vcard
+
+    app = context.app()
+    people = app.exported_people()
+    if output_format == "json":
+        text = to_json(people, tiers=app.config.tiers,
+                       ignore_patterns=app.store.ignore_patterns(), now=app.clock())
+    elif output_format == "csv":
+        text = to_csv(people)
+    else:
+        text = to_vcard(people)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    # Who one knows and when one last wrote to them is private: never readable by others.
+    out.touch(mode=0o600, exist_ok=True)
+    out.chmod(0o600)
+    out.write_text(text, encoding="utf-8", newline="")
+    click.echo(f"exported {len(people)} people to {out} ({output_format})", err=True)
+
+
 # --- daemon, service, notifications ---------------------------------------------------------------
 
 

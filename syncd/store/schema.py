@@ -157,6 +157,9 @@ _MIGRATIONS: tuple[str, ...] = (
     # person_stats gains the history summed from counted contacts (syncd.model.History) and
     # the lasting part of the strength score (syncd.strength), refreshed with the rhythms of
     # the people whose contacts changed; every row is marked for that refresh here.
+    # strength_key = strength + last_contact x (recency points per second): while recency
+    # still adds points, the full score is strength_key plus a constant of the moment, so
+    # both indexes give the strongest ties in order without computing 50,000 scores.
     # people.never_auto: `syncd untrack` keeps a person out of auto_track for good;
     # people.track_reason: why auto_track tracked them (`syncd show --why`).
     """
@@ -171,6 +174,10 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE person_stats ADD COLUMN meetings INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE person_stats ADD COLUMN personal REAL NOT NULL DEFAULT 0;
     ALTER TABLE person_stats ADD COLUMN strength REAL;
+    ALTER TABLE person_stats ADD COLUMN strength_key REAL;
+    CREATE INDEX person_stats_strength ON person_stats(strength) WHERE strength IS NOT NULL;
+    CREATE INDEX person_stats_strength_key ON person_stats(strength_key)
+        WHERE strength IS NOT NULL;
     UPDATE person_stats SET rhythm_dirty = 1;
     ALTER TABLE people ADD COLUMN never_auto INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE people ADD COLUMN track_reason TEXT;

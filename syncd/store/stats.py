@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 
 from syncd.model import Direction, History
 from syncd.store.schema import StoreBase
-from syncd.strength import MONTH_DAYS
+from syncd.strength import MONTH_DAYS, RECENCY_HORIZON_DAYS, WEIGHTS
 
 _LAST_COLUMN = {
     Direction.OUTGOING: "last_outgoing",
@@ -36,6 +36,8 @@ _ADD_STATS = (
 HISTORY_COLUMNS = (
     "s.contact_days, s.two_way_days, s.active_months, s.outgoing, s.incoming, s.meetings, "
     "s.personal, s.interactions, s.first_contact, s.last_contact, s.inferred_days")
+#: Recency points lost per second of quiet (syncd.strength.recency_points, while it lasts).
+RECENCY_PER_SECOND = WEIGHTS["recency"] / (RECENCY_HORIZON_DAYS * 86400)
 _STATS_INDEX = {direction: index for index, direction in enumerate(_LAST_COLUMN)}
 
 
@@ -110,10 +112,13 @@ class StatsMixin(StoreBase):
             f"SELECT person_id, {HISTORY_COLUMNS} FROM person_stats s WHERE rhythm_dirty = 1")]
 
     def set_strengths(self, strengths: Iterable[tuple[int, float | None]]) -> None:
-        """Store the lasting part of each person's strength (None: never suggested)."""
+        """Store the lasting part of each person's strength (None: never suggested), and its
+        ranking key (see :mod:`syncd.store.suggestions`)."""
         with self.transaction():
-            self._db.executemany("UPDATE person_stats SET strength = ? WHERE person_id = ?",
-                                 [(score, person_id) for person_id, score in strengths])
+            self._db.executemany(
+                "UPDATE person_stats SET strength = ?1, strength_key = ?1 + last_contact * ?2 "
+                "WHERE person_id = ?3",
+                [(score, RECENCY_PER_SECOND, person_id) for person_id, score in strengths])
 
     def clear_rhythms(self, fewer_contacts_than: int) -> None:
         """Settle the stale rhythm of everyone with fewer counted contacts than given as none.

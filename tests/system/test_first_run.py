@@ -92,3 +92,18 @@ def test_the_demo_shows_what_is_worth_keeping_beyond_the_configured_people():
     result = syncd("demo")
     assert "also worth keeping, found in the history itself (syncd suggest" in result.stdout
     assert len(suggestion_lines(result.stdout)) == 5
+
+
+def test_export_writes_a_private_file_in_each_format(bare_mailbox, tmp_path):
+    syncd("sync", config=bare_mailbox)
+    for output_format in ("json", "csv", "vcard"):
+        out = tmp_path / f"people.{output_format}"
+        result = syncd("export", "--format", output_format, "--out", str(out),
+                       config=bare_mailbox)
+        assert f"to {out} ({output_format})" in result.stderr
+        assert out.stat().st_mode & 0o777 == 0o600
+    document = json.loads((tmp_path / "people.json").read_text())
+    assert document["people"] and {"score"}.isdisjoint(document["people"][0])
+    assert (tmp_path / "people.vcard").read_text().startswith("BEGIN:VCARD\nVERSION:4.0\n")
+    wrong = syncd("export", "--format", "xml", config=bare_mailbox, check=2)
+    assert "'xml' is not one of 'json', 'csv', 'vcard'" in wrong.stderr
