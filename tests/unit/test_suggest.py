@@ -6,6 +6,7 @@ from syncd.app import App
 from syncd.config import parse_config
 from syncd.engine import Engine
 from syncd.render import suggestion_json
+from syncd.rules import Rules
 from syncd.store import Store
 from syncd.testing import FakeConnector, message
 from tests.unit.histories import (
@@ -129,3 +130,40 @@ def test_an_incoming_only_correspondent_is_never_suggested_however_often_they_wr
         message(f"x/{day}", "fan@example.com", [ME], date=NOW.replace(day=1 + day % 28))
         for day in range(200)]))
     assert "fan@example.com" not in [s.tie.person.addresses[0] for s in app.suggest(50)]
+
+
+def test_a_database_from_before_strength_is_migrated_and_scored_by_the_next_refresh(tmp_path):
+    import sqlite3
+
+    from syncd.store.schema import _MIGRATIONS
+
+    db = sqlite3.connect(tmp_path / "syncd.sqlite3", isolation_level=None)
+    for script in _MIGRATIONS[:3]:
+        db.executescript(script)
+    db.execute("PRAGMA user_version = 3")
+    first = int(WEEKLY_FRIEND[0].at.timestamp())
+    db.execute("INSERT INTO people(id, name) VALUES (1, 'Wendy'), (2, 'Cal')")
+    db.execute("INSERT INTO addresses VALUES ('weekly@friends.example', 1), "
+               "('cc@friends.example', 2)")
+    for index, contact in enumerate(WEEKLY_FRIEND):
+        at = int(contact.at.timestamp())
+        db.execute("INSERT INTO interactions VALUES (?, ?, ?, ?, 1, ?, 'r', NULL)",
+                   (index + 1, f"k{index}", at, contact.direction.value,
+                    contact.direction.value))
+        db.execute("INSERT INTO contacts VALUES (?, 1, ?, ?, 1)",
+                   (index + 1, at, contact.direction.value))
+        if index == 0:  # Cal was in copy of the first mail only
+            db.execute("INSERT INTO contacts VALUES (1, 2, ?, ?, 0)", (at, "incoming"))
+    db.execute("INSERT INTO person_stats(person_id, last_contact, first_contact, interactions) "
+               "VALUES (1, ?, ?, ?)", (int(WEEKLY_FRIEND[-1].at.timestamp()), first,
+                                       len(WEEKLY_FRIEND)))
+    db.close()
+    store = Store.open(tmp_path)
+    assert store._db.execute("SELECT participants FROM contacts WHERE interaction_id = 1 "
+                             "AND person_id = 1").fetchone() == (2,)
+    Engine(store, Rules(), lambda: NOW).refresh_rhythms()
+    [(person_id, history)] = store.strongest_untracked(NOW, dormant=False, limit=5)
+    expected = history_of(WEEKLY_FRIEND)
+    assert person_id == 1
+    assert history.contact_days == expected.contact_days
+    assert history.personal == expected.personal - 0.5  # the first mail had two people
