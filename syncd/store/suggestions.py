@@ -82,6 +82,12 @@ class SuggestionsMixin(StoreBase):
                 "tier = NULL, every_days = NULL WHERE id = ? AND tracked = 0 AND never_auto = 0",
                 [(reason, person_id) for person_id, reason in chosen])
 
+    def kept_out_of_auto_track(self, person_id: int) -> bool:
+        """Return True when ``syncd untrack`` keeps the person out of auto_track for good."""
+        row = self._db.execute("SELECT never_auto FROM people WHERE id = ?",
+                               (person_id,)).fetchone()
+        return bool(row and row[0])
+
     def track_reason(self, person_id: int) -> tuple[str | None, str | None]:
         """Return (who tracks them: config, cli, vcard, auto or None, why auto_track did)."""
         row = self._db.execute("SELECT tracked_by, track_reason FROM people WHERE id = ? "

@@ -82,6 +82,8 @@ def test_auto_track_tracks_the_strongest_at_the_end_of_a_sync(bare_mailbox):
     why = syncd("show", f"#{tracked[0]['id']}", "--why", config=bare_mailbox).stdout
     assert "tracked because: auto_track: score" in why
     syncd("untrack", f"#{tracked[0]['id']}", config=bare_mailbox)
+    assert "untracked by you: never suggested or auto-tracked again" in syncd(
+        "show", f"#{tracked[0]['id']}", "--why", config=bare_mailbox).stdout
     syncd("sync", "--full", config=bare_mailbox)
     again = {person["id"] for person in json.loads(
         syncd("people", "--json", config=bare_mailbox).stdout)}

@@ -167,3 +167,24 @@ def test_a_database_from_before_strength_is_migrated_and_scored_by_the_next_refr
     assert person_id == 1
     assert history.contact_days == expected.contact_days
     assert history.personal == expected.personal - 0.5  # the first mail had two people
+
+
+def test_the_daemon_applies_auto_track_when_it_starts(tmp_path):
+    from syncd.daemon import Daemon
+    from syncd.notify import LogNotifier
+
+    store = Store.open(tmp_path / "state")
+    store.set_configured_addresses([ME])
+    mail = [*messages_of("weekly@friends.example", WEEKLY_FRIEND),
+            *messages_of("monthly@friends.example", MONTHLY_FRIEND_WITH_A_HOLIDAY)]
+    Engine(store, Rules(), lambda: NOW).sync("mail", FakeConnector(mail, page_size=500))
+    store.close()
+    config = parse_config({"general": {"state_dir": str(tmp_path / "state"), "auto_track": 1},
+                           "me": {"addresses": [ME]}, "notify": {"backend": "log"}})
+    daemon = Daemon(lambda: config, clock=lambda: NOW, notifier=LogNotifier(), environ={})
+    daemon.start()
+    try:
+        assert [row.addresses for row in daemon.store.tracked_people()] == [
+            ("weekly@friends.example",)]
+    finally:
+        daemon.shutdown()
