@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from syncd.app import App
@@ -80,3 +81,15 @@ def test_vcard_escapes_text_and_imports_back_with_the_tier():
     assert (result.people, result.tracked) == (3, 1)
     [alice] = rebuilt.tracked_people()
     assert (alice.tier, alice.addresses) == ("close", ("a@work.example", "alice@example.com"))
+
+
+def test_a_long_name_is_folded_at_75_octets_and_unfolds_to_itself():
+    app = exported_app()
+    [(tie, choices)] = [item for item in app.exported_people()
+                        if item[0].person.addresses == ("bob@example.com",)]
+    long_name = "Zoë Ångström-Ørsted " * 6
+    person = replace(tie.person, name=long_name)
+    text = to_vcard([(replace(tie, person=person), choices)])
+    assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
+    unfolded = text.replace("\r\n ", "")
+    assert f"FN:{long_name}\r\n" in unfolded
