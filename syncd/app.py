@@ -19,7 +19,7 @@ from syncd.errors import PersonNotFound, UsageError
 from syncd.model import PersonRow
 from syncd.rules import AddressPatterns, Rules, is_automated_address
 from syncd.store import Choices, Store
-from syncd.strength import Suggestion, suggested
+from syncd.strength import RECONNECT, TRACK, Suggestion, suggested
 from syncd.ties import DEFAULT_CADENCE, Tie, due_ties, evaluate
 
 log = logging.getLogger(__name__)
@@ -225,8 +225,8 @@ class App:
                                          for address in person.addresses):
                     continue
                 scored = suggested(history, now)
-                if scored is None:
-                    continue
+                if scored is None or scored.group != (RECONNECT if dormant else TRACK):
+                    continue  # the store's SQL mirrors the policy; the policy has the last word
                 result.append(Suggestion(evaluate(person, self.config.tiers, now), scored))
                 if len(result) == limit:
                     break
