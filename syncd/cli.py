@@ -315,6 +315,9 @@ def sync(context: Context, sources: tuple[str, ...], full: bool) -> None:
         else:
             click.echo(f"{report.source}: {report.records} read, {report.counted} counted, "
                        f"{report.new_contacts} new contacts, {report.skipped} skipped")
+    if any(report.records for report in reports) and app.store.tracked_count() == 0:
+        click.echo("")
+        _first_run(app)
     if failed:
         sys.exit(1)
 
@@ -360,6 +363,57 @@ def status(context: Context, as_json: bool) -> None:
 # --- people ---------------------------------------------------------------------------------------
 
 
+FIRST_RUN_SHOWN = 5
+
+
+def _first_run(app: Any) -> bool:
+    """With nobody tracked, print what to do and the strongest ties; return True if it did.
+
+    An empty table says nothing to a new user; their own history already says who matters.
+    """
+    if app.store.tracked_count():
+        return False
+    from syncd.render import SUGGESTION_HEADERS, suggestion_row
+
+    found = app.suggest(FIRST_RUN_SHOWN)[:FIRST_RUN_SHOWN]
+    if not found:
+        click.echo("Nobody is tracked yet, and no tie in your history is strong enough to "
+                   "suggest: run syncd sync, or track someone with: syncd track PERSON")
+        return True
+    click.echo("Nobody is tracked yet: track the people who matter with syncd track #ID (or "
+               "set [general] auto_track = N); the strongest ties in your history:")
+    _print_table(None, SUGGESTION_HEADERS, [suggestion_row(item) for item in found])
+    return True
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
+              help="At most this many per group.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_context
+def suggest(context: Context, limit: int, as_json: bool) -> None:
+    """Untracked ties worth keeping, strongest first: "track" (alive) and "reconnect"
+    (strong, gone quiet)."""
+    from syncd.render import SUGGESTION_HEADERS, suggestion_json, suggestion_row
+
+    app = context.app()
+    found = app.suggest(limit)
+    if as_json:
+        _echo_json([suggestion_json(item) for item in found])
+        return
+    if not found:
+        click.echo("no suggestions: no untracked two-way tie is strong enough yet (run: "
+                   "syncd sync; see everyone with: syncd people --all)")
+        return
+    for group, title in (("track", "worth tracking (alive)"),
+                         ("reconnect", "worth reconnecting (strong ties gone quiet)")):
+        rows = [suggestion_row(item) for item in found if item.strength.group == group]
+        if rows:
+            click.echo(f"{title}:")
+            _print_table(None, SUGGESTION_HEADERS, rows)
+    click.echo("track one with: syncd track #ID")
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--all", "everyone", is_flag=True,
@@ -373,6 +427,8 @@ def people(context: Context, as_json: bool, everyone: bool) -> None:
     ties = app.people(everyone)
     if as_json:
         _echo_json([tie_json(tie) for tie in ties])
+        return
+    if not everyone and _first_run(app):
         return
     now = app.clock()
     _print_table("people", TIE_HEADERS, [tie_row(tie, now, app.config.timezone)
@@ -395,6 +451,8 @@ def due(context: Context, as_json: bool) -> None:
         _echo_json([{**tie_json(tie), "upcoming_meeting": iso(upcoming.get(tie.person.id))}
                     for tie in ties])
         return
+    if not ties and _first_run(app):
+        return
     if not ties and not _is_tty():
         return
     _print_table("due", TIE_HEADERS, due_rows(ties, upcoming, now, app.config.timezone))
@@ -407,7 +465,7 @@ def due(context: Context, as_json: bool) -> None:
 @pass_context
 def show(context: Context, person: str, as_json: bool, why: bool) -> None:
     """Addresses, tier, cadence, contact dates and timeline of one person."""
-    from syncd.render import ago, iso, local_time, status_text, tie_json, timeline_json
+    from syncd.render import ago, iso, local_time, status_text, tie_json, timeline_json, why_text
 
     app = context.app()
     row = app.find_person(person)
@@ -419,7 +477,7 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
         _echo_json({**tie_json(tie), "upcoming_meeting": iso(meetings[0][0]) if meetings else None,
                     "upcoming": [{"start": iso(start), "reason": reason}
                                  for start, reason in meetings],
-                    "timeline": [timeline_json(e) for e in timeline]})
+                    "timeline": [timeline_json(e, row.addresses) for e in timeline]})
         return
     zone = app.config.timezone
     click.echo(f"{_name(row)} (#{row.id})")
@@ -433,6 +491,14 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
                 else f"syncd unignore {pattern}")
         click.echo(f"  ignored: matches {pattern} ({where}); their mail does not count"
                    + ("" if row.tracked else " and they are hidden") + f"; undo: {undo}")
+    if why and row.tracked:
+        tracked_by, reason = app.store.track_reason(row.id)
+        origin = {"config": "listed in [[people]] of the config", "cli": "syncd track",
+                  "vcard": "a vCard category naming a tier", "auto": "[general] auto_track"}
+        click.echo(f"  tracked because: {reason or origin.get(tracked_by or '', 'unknown')}")
+    elif why and app.store.kept_out_of_auto_track(row.id):
+        click.echo("  untracked by you: never suggested or auto-tracked again "
+                   "(syncd track brings them back)")
     if tie.cadence:
         from syncd.durations import format_duration
 
@@ -450,9 +516,9 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
     if timeline:
         click.echo("  decisions:" if why else "  timeline:")
     for entry in timeline:
-        mark = "counted" if entry.counts else "not counted"
         extra = f" - {entry.note}" if entry.note else ""
-        text = f"{mark}: {entry.reason}" if why else f"{entry.direction}: {entry.reason}"
+        text = (why_text(entry, row.addresses) if why
+                else f"{entry.direction}: {entry.reason}")
         click.echo(f"    {local_time(entry.at, zone) if entry.at else '?'}  {text}{extra}")
 
 
@@ -640,6 +706,35 @@ def import_vcard(context: Context, file: Path) -> None:
                f"({plural(result.addresses, 'address', 'addresses')}), "
                f"{result.tracked} tracked by category; "
                f"{plural(result.skipped, 'card', 'cards')} without e-mail")
+
+
+@cli.command()
+@click.option("--format", "output_format", type=click.Choice(["json", "csv", "vcard"]),
+              default="json", show_default=True, help="What to write.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE (made 0600) instead of standard output.")
+@pass_context
+def export(context: Context, output_format: str, out: Path | None) -> None:
+    """People, addresses, tiers, cadences, dates and your choices (see the README)."""
+    from syncd.export import to_csv, to_json, to_vcard
+
+    app = context.app()
+    people = app.exported_people()
+    if output_format == "json":
+        text = to_json(people, tiers=app.config.tiers,
+                       ignore_patterns=app.store.ignore_patterns(), now=app.clock())
+    elif output_format == "csv":
+        text = to_csv(people)
+    else:
+        text = to_vcard(people)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    # Who one knows and when one last wrote to them is private: never readable by others.
+    out.touch(mode=0o600, exist_ok=True)
+    out.chmod(0o600)
+    out.write_text(text, encoding="utf-8", newline="")
+    click.echo(f"exported {len(people)} people to {out} ({output_format})", err=True)
 
 
 # --- daemon, service, notifications ---------------------------------------------------------------

@@ -194,6 +194,9 @@ SECTIONS: Mapping[str, Mapping[str, Option]] = MappingProxyType({
                             "where the database lives (default $XDG_STATE_HOME/syncd)"),
         "timezone": Option(_timezone, None, "time zone for quiet hours and floating times "
                            "(default: the system's)"),
+        "auto_track": Option(_non_negative_int, 0, "track this many of the strongest alive "
+                             "ties by themselves, at their inferred rhythm (syncd suggest "
+                             "shows them); syncd untrack keeps someone out for good"),
     },
     "me": {
         "addresses": Option(_address_list, (), "my own addresses; From addresses of mail in "
@@ -452,6 +455,7 @@ class Config:
     people: tuple[PersonConfig, ...] = ()
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     file: Path | None = None
+    auto_track: int = 0
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -563,6 +567,7 @@ def parse_config(
         people=tuple(people),
         notify=NotifyConfig(**checked["notify"]),
         file=file,
+        auto_track=general["auto_track"],
     )
 
 

@@ -309,6 +309,7 @@ class Daemon:
         self._lock.acquire()
         try:
             self._app = App.open(config, self.clock)
+            self._app.auto_track()
             self._notifier = self._given_notifier or build_notifier(
                 config.notify, self.queue_action, self._environ)
             self._start_scheduler()

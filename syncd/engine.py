@@ -23,6 +23,7 @@ from syncd.errors import AuthError, CursorExpired, SourceEmpty, SourceError
 from syncd.model import Decision, Meeting, Message, Page
 from syncd.rules import Rules, classify_meeting, classify_message
 from syncd.store import Store
+from syncd.strength import lasting_score
 from syncd.ties import MIN_CONTACT_DAYS, infer_rhythm
 
 log = logging.getLogger(__name__)
@@ -238,7 +239,11 @@ class Engine:
         raise SourceError(f"records of type {type(record).__name__} are not supported yet")
 
     def refresh_rhythms(self) -> None:
-        """Recompute the inferred rhythm of every person whose contacts changed."""
+        """Recompute the history, lasting strength and inferred rhythm of everyone whose
+        contacts changed (syncd.strength, syncd.ties)."""
+        histories = self.store.refresh_histories()
+        self.store.set_strengths((person_id, lasting_score(history))
+                                 for person_id, history in histories)
         self.store.clear_rhythms(fewer_contacts_than=MIN_CONTACT_DAYS)
         stale = self.store.dirty_rhythms()
         if stale:

@@ -59,12 +59,15 @@ class TrackingMixin(IdentityMixin):
 
     def set_tracking(self, person_id: int, tracked: bool, tier: str | None = None,
                      every_days: float | None = None) -> None:
-        """Track (with an optional tier or cadence) or untrack a person."""
+        """Track (with an optional tier or cadence) or untrack a person (``syncd track``/
+        ``untrack``); an untracked person is never auto-tracked again."""
         with self.transaction():
+            # Untracking is for good as far as auto_track goes (never_auto); tracking again
+            # is the user's own choice, so it lifts that.
             self._db.execute("UPDATE people SET tracked = ?, tracked_by = ?, tier = ?, "
-                             "every_days = ? WHERE id = ?",
+                             "every_days = ?, never_auto = ?, track_reason = NULL WHERE id = ?",
                              (int(tracked), "cli" if tracked else None, tier, every_days,
-                              person_id))
+                              int(not tracked), person_id))
 
     def mark_tracked_in_transaction(self, person_id: int, tier: str) -> None:
         """Track a person at ``tier`` unless the config already tracks them (no transaction)."""
