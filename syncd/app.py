@@ -97,7 +97,11 @@ class App:
     def connector(self, source: SourceConfig) -> Connector:
         """Build the connector for one source (importing its module only now)."""
         factory = connectors.load(source.type)
-        return factory(source.name, source.options, self.config.timezone)
+        options = source.options
+        if getattr(factory, "wants_state_dir", False):
+            # OAuth sources keep their token beside the database (syncd/token_store.py).
+            options = {**options, "state_dir": str(self.config.state_dir)}
+        return factory(source.name, options, self.config.timezone)
 
     def sync(self, names: Sequence[str] = (), *, full: bool = False,
              progress: Callable[[str], ProgressCallback | None] | None = None) -> list[SyncReport]:
@@ -122,6 +126,18 @@ class App:
             log.warning("%s: %s", source.name, report.error)
             return report
         return engine.sync(source.name, connector, full=full, progress=progress)
+
+    def first_sync_progress(self, name: str) -> str | None:
+        """Return where an unfinished first sync of source ``name`` stands, when its connector
+        can tell from the stored cursor (Gmail: "41,200 of 180,000 read, about 45 min left")."""
+        source = self.config.sources.get(name)
+        if source is None or source.type not in connectors.DESCRIBES_PROGRESS:
+            return None
+        describe = getattr(connectors.load(source.type), "describe_cursor", None)
+        if describe is None:
+            return None
+        text: str | None = describe(self.store.cursor(name), source.options)
+        return text
 
     # --- people --------------------------------------------------------------------------------
 

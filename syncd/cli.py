@@ -226,6 +226,9 @@ def status(context: Context, as_json: bool) -> None:
         note = "" if name in app.config.sources else " (no longer in the config)"
         click.echo(f"{name}: {row.observations} items; last success "
                    f"{iso(row.last_success) or 'never'}{note}")
+        first_sync = app.first_sync_progress(name)
+        if first_sync:
+            click.echo(f"  {first_sync}")
         if row.last_error:
             click.echo(f"  last error: {row.last_error}")
         if row.error_kind == "auth":
