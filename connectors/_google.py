@@ -22,6 +22,7 @@ module.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -29,7 +30,7 @@ import random
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,6 +181,24 @@ class _Redirects:
         self.server.server_close()
 
 
+@contextlib.contextmanager
+def _loopback_http(client: ClientSecrets) -> Iterator[None]:
+    """Let oauthlib talk plain http to endpoints on this machine (a test server), never to
+    others: it refuses non-https URLs unless OAUTHLIB_INSECURE_TRANSPORT is set."""
+    if not (_loopback(client.auth_uri) and _loopback(client.token_uri)):
+        yield
+        return
+    previous = os.environ.get("OAUTHLIB_INSECURE_TRANSPORT")
+    os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
+        else:
+            os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = previous
+
+
 def authorize(client_secrets: str | os.PathLike[str], scopes: Iterable[str], name: str,
               store: TokenStore, *, show_url: Callable[[str], None],
               open_browser: bool = True, pasted: Callable[[], str | None] | None = None,
@@ -200,7 +219,7 @@ def authorize(client_secrets: str | os.PathLike[str], scopes: Iterable[str], nam
     wanted = tuple(sorted(set(scopes)))
     arrived: queue.Queue[str] = queue.Queue()
     redirects = _Redirects(arrived.put)
-    try:
+    with contextlib.closing(redirects), _loopback_http(client):
         flow = InstalledAppFlow.from_client_config(dict(client.config), scopes=list(wanted))
         # Google accepts any port on a loopback redirect for Desktop clients (RFC 8252 §7.3).
         flow.redirect_uri = f"http://localhost:{redirects.port}/"
@@ -227,26 +246,14 @@ def authorize(client_secrets: str | os.PathLike[str], scopes: Iterable[str], nam
         if "code" not in query:
             raise CredentialError("that is not the redirected URL: it has no code= in it; "
                                   "copy the whole address the browser shows after consenting")
-        # oauthlib insists on https for the response URL (the loopback one is http by design,
-        # RFC 8252 §8.3) and for the token endpoint unless it is on this machine.
-        insecure = _loopback(client.token_uri)
-        previous = os.environ.get("OAUTHLIB_INSECURE_TRANSPORT")
-        if insecure:
-            os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
         try:
+            # oauthlib insists on https for the response URL (the loopback one is http by
+            # design, RFC 8252 §8.3); see _loopback_http for the endpoints.
             flow.fetch_token(authorization_response=response.replace("http://", "https://", 1))
         except Exception as error:
             raise CredentialError(f"the token endpoint refused the authorization "
                                   f"({type(error).__name__}); run the command again") from None
-        finally:
-            if insecure:
-                if previous is None:
-                    os.environ.pop("OAUTHLIB_INSECURE_TRANSPORT", None)
-                else:
-                    os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = previous
         credentials = flow.credentials
-    finally:
-        redirects.close()
     if not credentials.refresh_token:
         raise CredentialError("Google sent no refresh token; remove syncd's access at "
                               "myaccount.google.com/permissions and run the command again")
@@ -315,7 +322,9 @@ class TokenBucket:
         capacity = max(self.capacity or self.rate, units)
         now = self.clock()
         if self._at is None:
-            self._level, self._at = capacity, now
+            # Start empty: the rate over any stretch from the first call on stays under the
+            # ceiling (a full bucket at the start would let a short sync run ~20% over it).
+            self._level, self._at = 0.0, now
         self._level = min(capacity, self._level + (now - self._at) * self.rate)
         self._at = now
         self._level -= units
@@ -470,3 +479,31 @@ class GoogleSession:
 def http_status(error: Exception) -> int:
     """Return the HTTP status of an ``HttpError`` (0 for anything else)."""
     return error_details(error)[0]
+
+
+class GoogleSource:
+    """What the three Google connectors share: the session and ``syncd auth``.
+
+    Subclasses set ``scope`` (one of :data:`SCOPES`) and ``source_type``.
+    """
+
+    scope: str = ""
+    #: The app adds ``state_dir`` to the options (the token store lives there).
+    wants_state_dir = True
+
+    def __init__(self, name: str, options: Mapping[str, Any]) -> None:
+        self.name = name
+        self.options = options
+        self.session = GoogleSession(name, options, self.scope)
+
+    def token_key(self) -> str:
+        """The name of this source's token; sources with the same one share it."""
+        return account_token_name(self.options,
+                                  read_client_secrets(self.options["client_secrets"]))
+
+    def authorize(self, scopes: Iterable[str], *, show_url: Callable[[str], None],
+                  open_browser: bool, pasted: Callable[[], str | None] | None) -> Authorized:
+        """Run ``syncd auth`` for this source, asking for ``scopes`` (this one's included)."""
+        return authorize(self.options["client_secrets"], {*scopes, self.scope},
+                         self.token_key(), token_store(self.options), show_url=show_url,
+                         open_browser=open_browser, pasted=pasted)

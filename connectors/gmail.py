@@ -41,7 +41,7 @@ from connectors._google import (
     GMAIL_SCOPE,
     MAX_ATTEMPTS,
     ApiRefused,
-    GoogleSession,
+    GoogleSource,
     TokenBucket,
     error_details,
     is_transient,
@@ -97,16 +97,14 @@ def estimate(read: int, total: int, units_per_second: float) -> str:
     return text
 
 
-class GmailConnector:
+class GmailConnector(GoogleSource):
     """One Gmail account through the Gmail API."""
 
     source_type = "gmail"
-    wants_state_dir = True
+    scope = GMAIL_SCOPE
 
     def __init__(self, name: str, options: Mapping[str, Any], timezone: ZoneInfo) -> None:
-        self.name = name
-        self.options = options
-        self.session = GoogleSession(name, options, GMAIL_SCOPE)
+        super().__init__(name, options)
         self.excluded = frozenset((*ALWAYS_EXCLUDED, *options.get(
             "exclude_labels", DEFAULT_EXCLUDED_CATEGORIES)))
         self.units_per_second = float(options.get("quota_units_per_second",

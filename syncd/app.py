@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import connectors
 from connectors.base import Connector
@@ -102,6 +103,22 @@ class App:
             # OAuth sources keep their token beside the database (syncd/token_store.py).
             options = {**options, "state_dir": str(self.config.state_dir)}
         return factory(source.name, options, self.config.timezone)
+
+    def sources_sharing_token(self, connector: Any) -> list[Any]:
+        """Return the connectors of every configured source that uses the same OAuth token as
+        ``connector`` (Google sources of one account), ``connector`` itself included."""
+        key = connector.token_key()
+        sharing = [connector]
+        for source in self.config.sources.values():
+            if source.name == connector.name:
+                continue
+            if source.type not in connectors.OAUTH_TYPES:
+                continue
+            other = self.connector(source)
+            token_key = getattr(other, "token_key", None)
+            if token_key is not None and token_key() == key:
+                sharing.append(other)
+        return sharing
 
     def sync(self, names: Sequence[str] = (), *, full: bool = False,
              progress: Callable[[str], ProgressCallback | None] | None = None) -> list[SyncReport]:

@@ -131,9 +131,12 @@ def config_check(context: Context) -> None:
 
 @cli.command()
 @click.argument("source")
+@click.option("--no-browser", is_flag=True,
+              help="Google sources: print the authorization URL instead of opening a browser.")
 @pass_context
-def auth(context: Context, source: str) -> None:
-    """Store the password of SOURCE in the keyring (asks once, checks it by logging in)."""
+def auth(context: Context, source: str, no_browser: bool) -> None:
+    """Store the password of SOURCE in the keyring (asks once, checks it by logging in), or
+    run Google's OAuth flow for a Google source."""
     from syncd.app import App
     from syncd.credentials import store_password
 
@@ -141,6 +144,9 @@ def auth(context: Context, source: str) -> None:
     [chosen] = App.selected_sources_of(config, [source])
     app = context.app()
     connector = app.connector(chosen)
+    if getattr(connector, "authorize", None) is not None:
+        _oauth(app, connector, no_browser)
+        return
     check = getattr(connector, "check_password", None)
     if check is None:
         raise click.ClickException(f"source {source!r} ({chosen.type}) needs no password")
@@ -153,6 +159,33 @@ def auth(context: Context, source: str) -> None:
     store_password(source, password)
     app.store.clear_pause(source)
     click.echo(f"password of {source} checked and stored in the keyring")
+
+
+def _oauth(app: Any, connector: Any, no_browser: bool) -> None:
+    """Run the OAuth flow of ``connector`` for every source that shares its token."""
+    sharing = app.sources_sharing_token(connector)
+    scopes = sorted({other.scope for other in sharing})
+
+    def show_url(url: str) -> None:
+        click.echo("Open this address in a browser (on any machine) and allow access:\n\n"
+                   f"  {url}\n", err=True)
+        click.echo("Waiting for Google to send the browser back to this machine. If the browser "
+                   "runs elsewhere, paste here the address it ended on (it starts with "
+                   "http://localhost) and press Enter.", err=True)
+
+    def pasted() -> str | None:
+        line = sys.stdin.readline()
+        return line or None
+
+    authorized = connector.authorize(scopes, show_url=show_url, open_browser=not no_browser,
+                                     pasted=pasted)
+    for other in sharing:
+        app.store.clear_pause(other.name)
+    names = ", ".join(other.name for other in sharing)
+    where = ("the OS keyring" if authorized.saved.in_keyring
+             else f"{authorized.saved.where} (a file only you can read: no keyring here)")
+    click.echo(f"authorized {names}; the refresh token is in {where}")
+    click.echo(f"scopes: {', '.join(authorized.scopes)}")
 
 
 # --- syncing --------------------------------------------------------------------------------------
