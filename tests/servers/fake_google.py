@@ -101,7 +101,8 @@ class FakeGoogle:
     people: dict[str, FakePerson] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)  # resourceName -> name
     change: int = 1
-    expired_sync_tokens: set[str] = field(default_factory=set)
+    #: Sync tokens (Calendar, People) issued at or before this change are expired (410).
+    sync_floor: int = 0
     empty_pages: int = 0  # events.list: this many empty pages (with nextPageToken) first
     #: Seconds each batch waits before answering (lets a test kill a client mid-sync).
     batch_delay: float = 0.0
@@ -183,6 +184,22 @@ class FakeGoogle:
         with self._lock:
             self.change += 1
             self.events[calendar][body["id"]] = FakeEvent(body["id"], dict(body), self.change)
+
+    def expire_sync_tokens(self) -> None:
+        """Make every Calendar and People sync token issued so far expired."""
+        with self._lock:
+            self.sync_floor = self.change
+
+    def delete_event(self, calendar: str, identifier: str) -> None:
+        """Delete an event: sync listings return it with status "cancelled"."""
+        with self._lock:
+            self.change += 1
+            event = self.events[calendar][identifier]
+            event.body = {"id": identifier, "status": "cancelled",
+                          **{key: event.body[key] for key in ("recurringEventId",
+                                                              "originalStartTime")
+                             if key in event.body}}
+            event.updated = self.change
 
     def add_person(self, resource_name: str, body: JsonObject) -> None:
         with self._lock:
@@ -394,12 +411,14 @@ class FakeGoogle:
         sync_token = query.get("syncToken", [""])[0]
         if sync_token and ("timeMin" in query or "timeMax" in query):
             raise HttpFault(400, "invalid", "Sync token cannot be combined with timeMin")
-        if sync_token in self.expired_sync_tokens:
-            raise HttpFault(410, "fullSyncRequired", "Sync token is no longer valid")
         since = int(sync_token.removeprefix("s")) if sync_token else 0
+        if sync_token and since <= self.sync_floor:
+            raise HttpFault(410, "fullSyncRequired", "Sync token is no longer valid")
         page_token = query.get("pageToken", [""])[0]
         size = int(query.get("maxResults", ["250"])[0])
         with self._lock:
+            if calendar not in self.calendars and calendar not in self.events:
+                raise HttpFault(404, "notFound", "Not Found")
             events = sorted((event for event in self.events.get(calendar, {}).values()
                              if event.updated > since), key=lambda event: event.updated)
             if not sync_token:
@@ -419,9 +438,10 @@ class FakeGoogle:
     def _connections(self, query: dict[str, list[str]]) -> JsonObject:
         self._fault("connections.list")
         sync_token = query.get("syncToken", [""])[0]
-        if sync_token in self.expired_sync_tokens:
-            raise HttpFault(410, "expired", "Sync token is expired")
         since = int(sync_token.removeprefix("p")) if sync_token else 0
+        if sync_token and since <= self.sync_floor:
+            # People API: an expired sync token fails with reason EXPIRED_SYNC_TOKEN.
+            raise HttpFault(400, "failedPrecondition", "EXPIRED_SYNC_TOKEN")
         offset = int(query.get("pageToken", ["0"])[0] or 0)
         size = int(query.get("pageSize", ["100"])[0])
         with self._lock:
