@@ -338,9 +338,13 @@ class FakeGoogle:
         if parts == ["v1", "contactGroups"] and method == "GET":
             self._fault("contactGroups.list")
             with self._lock:
-                return {"contactGroups": [{"resourceName": key, "name": name,
-                                           "formattedName": name}
-                                          for key, name in self.groups.items()]}
+                # System groups keep a fixed name and a localized formattedName.
+                return {"contactGroups": [
+                    {"resourceName": key, "name": name,
+                     "formattedName": name[0].upper() + name[1:] if key[14:] == name else name,
+                     "groupType": "SYSTEM_CONTACT_GROUP" if key[14:] == name
+                     else "USER_CONTACT_GROUP"}
+                    for key, name in self.groups.items()]}
         raise HttpFault(404, "notFound", f"no such endpoint: {method} {path}")
 
     def _list_messages(self, query: dict[str, list[str]]) -> JsonObject:
