@@ -192,7 +192,10 @@ def _oauth(app: Any, connector: Any, no_browser: bool) -> None:
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int], None] | None] | None]:
+def _progress(enabled: bool, describe: Callable[[str], str | None] | None = None
+              ) -> Iterator[Callable[[str], Callable[[int], None] | None] | None]:
+    """Yield a progress-callback maker for a TTY; ``describe(name)`` may add where a long first
+    sync stands (Gmail: "41,200 of 180,000 read, about 45 min left at Google's rate limit")."""
     if not enabled:
         yield None
         return
@@ -203,7 +206,14 @@ def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int], None] |
                   transient=True) as bar:
         def for_source(name: str) -> Callable[[int], None]:
             task = bar.add_task(f"syncing {name}", total=None)
-            return lambda count: bar.advance(task, count)
+
+            def advance(count: int) -> None:
+                bar.advance(task, count)
+                text = describe(name) if describe is not None else None
+                if text:
+                    bar.update(task, description=f"syncing {name}: {text}")
+
+            return advance
 
         yield for_source
 
@@ -215,7 +225,7 @@ def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int], None] |
 def sync(context: Context, sources: tuple[str, ...], full: bool) -> None:
     """One pass over every source (or the ones named), then exit."""
     app = context.app()
-    with _progress(sys.stderr.isatty()) as progress:
+    with _progress(sys.stderr.isatty(), app.first_sync_progress) as progress:
         reports = app.sync(sources, full=full, progress=progress)
     failed = 0
     for report in reports:
