@@ -256,7 +256,8 @@ def status(context: Context, as_json: bool) -> None:
                          "last_error": None, "error_kind": None, "observations": 0,
                          "skipped": {}}),
                      "configured": name in app.config.sources,
-                     "paused": rows[name].error_kind == "auth" if name in rows else False}
+                     "paused": rows[name].error_kind == "auth" if name in rows else False,
+                     "first_sync": app.first_sync_progress(name) if name in rows else None}
                     for name in names])
         return
     if not names:

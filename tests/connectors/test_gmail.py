@@ -253,3 +253,21 @@ def test_the_estimate_is_based_on_the_quota():
     assert estimate(41_200, 180_000, 250) == (
         "41,200 of 180,000 read, about 46 min left at Google's rate limit")
     assert estimate(10, 10, 250) == "10 of 10 read"
+
+
+def test_the_same_message_in_gmail_and_in_an_imap_or_takeout_source_counts_once(
+        google, tmp_path):
+    from syncd.model import Role as MailRole
+    from syncd.testing import FakeConnector, message
+
+    google.fake.add_message(sender="ann@example.org", to="me@gmail.com",
+                            message_id="<same@example.org>")
+    engine, store = engine_with_store()
+    assert engine.sync("gmail", gmail(google, tmp_path)).error is None
+    takeout = FakeConnector([message("takeout/1", "ann@example.org", ["me@gmail.com"],
+                                     message_id="same@example.org", role=MailRole.INBOX,
+                                     date=datetime(2025, 1, 1, tzinfo=UTC))])
+    assert engine.sync("takeout", takeout).error is None
+    content = database_content(store)
+    assert len(content["observations"]) == 2
+    assert len(content["interactions"]) == 1
