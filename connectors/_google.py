@@ -461,6 +461,14 @@ class GoogleSession:
                 if status == 401:
                     raise AuthError(f"Google refused the credentials of {self.source!r}; "
                                     f"{auth_hint(self.source)}") from None
+                if status == 403 and reason in ("insufficientPermissions",
+                                                "ACCESS_TOKEN_SCOPE_INSUFFICIENT"):
+                    raise AuthError(f"the Google authorization of {self.source!r} lacks a "
+                                    f"scope {what} needs; {auth_hint(self.source)}") from None
+                if status == 403 and reason in ("accessNotConfigured", "SERVICE_DISABLED"):
+                    raise ApiRefused(f"Google refused {what}: the API is not enabled for your "
+                                     "OAuth client's Cloud project; enable it under APIs & "
+                                     "Services > Library", status) from None
                 if not is_transient(status, reason):
                     raise ApiRefused(f"Google refused {what} (HTTP {status})", status) from None
                 failure = f"HTTP {status} {reason}".strip()

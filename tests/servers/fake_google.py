@@ -159,6 +159,26 @@ class FakeGoogle:
             self.history.append((self.history_id, identifier))
             return identifier
 
+    def add_raw(self, raw: bytes, labels: tuple[str, ...] = ("INBOX",)) -> str:
+        """Add a message given as an RFC 5322 header block (folded lines joined)."""
+        head = raw.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode("utf-8", "replace")
+        headers = []
+        for line in head.split("\n"):
+            if line[:1] in (" ", "\t") and headers:
+                headers[-1] = (headers[-1][0], headers[-1][1] + " " + line.strip())
+            elif ":" in line:
+                name, _, value = line.partition(":")
+                headers.append((name.strip(), value.strip()))
+        with self._lock:
+            number = next(self._counter)
+            self.history_id += 1
+            identifier = f"{number:016x}"
+            self.messages[identifier] = FakeMessage(
+                identifier, list(labels), datetime(2024, 3, 2, tzinfo=UTC), headers,
+                self.history_id)
+            self.history.append((self.history_id, identifier))
+            return identifier
+
     def forget_history(self) -> None:
         """Make every historyId issued so far too old (history.list answers 404)."""
         with self._lock:
