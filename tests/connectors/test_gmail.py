@@ -271,3 +271,19 @@ def test_the_same_message_in_gmail_and_in_an_imap_or_takeout_source_counts_once(
     content = database_content(store)
     assert len(content["observations"]) == 2
     assert len(content["interactions"]) == 1
+
+
+def test_each_thread_gets_its_own_service_object_and_the_token_is_refreshed_once(
+        google, tmp_path):
+    import threading
+
+    connector = gmail(google, tmp_path)
+    mine = connector.session.service("gmail", "v1")
+    assert connector.session.service("gmail", "v1") is mine
+    theirs = []
+    thread = threading.Thread(target=lambda: theirs.append(
+        connector.session.service("gmail", "v1")))
+    thread.start()
+    thread.join()
+    assert theirs[0] is not mine  # httplib2.Http is not thread-safe
+    assert google.fake.calls["token"] == 1
