@@ -107,7 +107,12 @@ class GoogleContactsConnector(GoogleSource):
 
     def pull(self, cursor: str | None, known: Container[str]) -> Iterator[Page]:
         """Yield pages of cards (and removals) since ``cursor``; see the module docstring."""
-        sync_token: str | None = _load(cursor).get("token")
+        state = _load(cursor)
+        sync_token: str | None = state.get("token")
+        # Every contact's resourceName, kept so that a full listing (first sync, expired
+        # token) can tell which contacts disappeared meanwhile: they are removals too.
+        previous: set[str] = set(state.get("ids", ()))
+        current: set[str] = set(previous) if sync_token else set()
         groups = self.groups()
         page_token: str | None = None
         while True:
@@ -121,20 +126,25 @@ class GoogleContactsConnector(GoogleSource):
                     raise
                 log.info("%s: the contacts sync token expired; listing them all again",
                          self.name)
-                sync_token, page_token = None, None
+                sync_token, page_token, current = None, None, set()
                 continue
             cards: list[Card] = []
             removals: list[str] = []
             for person in response.get("connections", ()):
+                resource = str(person["resourceName"])
                 if (person.get("metadata") or {}).get("deleted"):
-                    removals.append(str(person["resourceName"]))
+                    removals.append(resource)
+                    current.discard(resource)
                 else:
                     cards.append(card(person, groups))
+                    current.add(resource)
             page_token = response.get("nextPageToken")
             final = None
             if not page_token:
-                final = json.dumps({"v": CURSOR_VERSION, "token": response.get("nextSyncToken")},
-                                   separators=(",", ":"))
+                if sync_token is None:
+                    removals.extend(sorted(previous - current))
+                final = json.dumps({"v": CURSOR_VERSION, "token": response.get("nextSyncToken"),
+                                    "ids": sorted(current)}, separators=(",", ":"))
             yield Page(records=tuple(cards), removals=tuple(removals), cursor=final)
             if not page_token:
                 return

@@ -81,14 +81,18 @@ def test_many_pages_carry_the_cursor_only_on_the_last(google, tmp_path):
     assert [page.cursor is None for page in pages] == [True, True, False]
 
 
-def test_an_expired_sync_token_lists_everything_again(google, tmp_path):
+def test_an_expired_sync_token_lists_everything_again_and_still_sees_deletions(
+        google, tmp_path):
     fake = google.fake
     fake.add_person("people/c1", person("Ann", "ann@example.org"))
+    fake.add_person("people/c2", person("Bob", "bob@example.org"))
     connector = contacts(google, tmp_path)
     _, _, cursor = pull_all(connector)
-    fake.expire_sync_tokens()
-    _, cards, cursor = pull_all(connector, cursor)
+    fake.delete_person("people/c2")
+    fake.expire_sync_tokens()  # a week without a sync: the deletion is not in any listing
+    pages, cards, cursor = pull_all(connector, cursor)
     assert [card.source_id for card in cards] == ["people/c1"]
+    assert [removal for page in pages for removal in page.removals] == ["people/c2"]
     assert json.loads(cursor)["token"]
 
 
