@@ -66,6 +66,11 @@ DEFAULT_UNITS_PER_SECOND = 250
 ALWAYS_EXCLUDED = ("SPAM", "TRASH", "DRAFT")
 DEFAULT_EXCLUDED_CATEGORIES = ("CATEGORY_PROMOTIONS", "CATEGORY_SOCIAL", "CATEGORY_UPDATES",
                                "CATEGORY_FORUMS")
+#: Gmail's own label ids (https://developers.google.com/gmail/api/guides/labels).
+SYSTEM_LABELS = frozenset({
+    "INBOX", "SENT", "SPAM", "TRASH", "DRAFT", "STARRED", "IMPORTANT", "UNREAD", "CHAT",
+    "CATEGORY_PERSONAL", "CATEGORY_SOCIAL", "CATEGORY_PROMOTIONS", "CATEGORY_UPDATES",
+    "CATEGORY_FORUMS"})
 #: The metadata headers asked for: exactly what the shared parser reads.
 METADATA_HEADERS = tuple(FETCH_HEADERS)
 
@@ -174,10 +179,33 @@ class GmailConnector(GoogleSource):
             if not token:
                 return
 
+    def _label_ids(self) -> frozenset[str]:
+        """Return the ids of the excluded labels; names of user labels ("Newsletters") are
+        looked up with ``labels.list``, since messages carry ids ("Label_12")."""
+        unknown = self.excluded - SYSTEM_LABELS
+        if not unknown:
+            return self.excluded
+        self.bucket.take(LIST_UNITS)
+        response = self.session.execute(self._users().labels().list(userId="me"),
+                                        "labels.list")
+        by_name: dict[str, str] = {}
+        for label in response.get("labels", ()):
+            by_name[str(label.get("id", "")).casefold()] = str(label.get("id"))
+            by_name[str(label.get("name", "")).casefold()] = str(label.get("id"))
+        found = set(self.excluded & SYSTEM_LABELS)
+        for wanted in sorted(unknown):
+            if wanted.casefold() in by_name:
+                found.add(by_name[wanted.casefold()])
+            else:
+                log.warning("%s: exclude_labels names %r, but the account has no such label",
+                            self.name, wanted)
+        self.excluded = frozenset(found)
+        return self.excluded
+
     def _excluded_ids(self) -> frozenset[str]:
         """Return the ids of messages carrying an excluded label (listed per label)."""
         found: set[str] = set()
-        for label in sorted(self.excluded - {"SPAM", "TRASH"}):
+        for label in sorted(self._label_ids() - {"SPAM", "TRASH"}):
             token: str | None = None
             while True:
                 self.bucket.take(LIST_UNITS)
@@ -191,6 +219,7 @@ class GmailConnector(GoogleSource):
         return frozenset(found)
 
     def _incremental(self, state: dict[str, Any], known: Container[str]) -> Iterator[Page]:
+        excluded = self._label_ids()
         ids: dict[str, None] = {}
         token: str | None = None
         latest = state["history"]
@@ -212,7 +241,7 @@ class GmailConnector(GoogleSource):
                 for added in record.get("messagesAdded", ()):
                     identifier = added["message"]["id"]
                     if identifier not in known and not (
-                            self.excluded & set(added["message"].get("labelIds", ()))):
+                            excluded & set(added["message"].get("labelIds", ()))):
                         ids[identifier] = None
             latest = str(response.get("historyId") or latest)
             token = response.get("nextPageToken")

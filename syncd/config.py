@@ -294,8 +294,8 @@ SOURCE_TYPES: Mapping[str, Mapping[str, Option]] = MappingProxyType({
         **_GOOGLE_OPTIONS,
         "exclude_labels": Option(_string_list, ("CATEGORY_PROMOTIONS", "CATEGORY_SOCIAL",
                                                 "CATEGORY_UPDATES", "CATEGORY_FORUMS"),
-                                 "Gmail labels whose messages are not read (SPAM, TRASH and "
-                                 "DRAFT never are); [] reads every category"),
+                                 "Gmail labels (ids or names) whose messages are not read "
+                                 "(SPAM, TRASH and DRAFT never are); [] reads every category"),
         "quota_units_per_second": Option(_non_negative_int, 250, "client-side rate limit in "
                                          "Gmail quota units per second (a message costs 5; "
                                          "Google allows 250 per user); 0 turns it off"),

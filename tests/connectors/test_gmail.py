@@ -69,6 +69,18 @@ def test_categories_are_read_when_exclude_labels_is_empty(google, tmp_path):
     assert [record.sender.email for record in records] == ["shop@example.org"]
 
 
+def test_user_labels_are_excluded_by_name_and_an_unknown_name_is_a_warning(
+        google, tmp_path, caplog):
+    fake = google.fake
+    fake.labels["Label_7"] = "Newsletters"
+    kept = fake.add_message(sender="ann@example.org", to="me@gmail.com")
+    fake.add_message(sender="news@example.org", to="me@gmail.com", labels=("Label_7",))
+    connector = gmail(google, tmp_path, exclude_labels=["newsletters", "Nonexistent"])
+    _, records, _ = pull_all(connector)
+    assert [record.source_id for record in records] == [kept]
+    assert "exclude_labels names 'Nonexistent', but the account has no such label" in caplog.text
+
+
 def test_the_history_id_is_recorded_before_the_listing(google, tmp_path):
     google.fake.add_message(sender="ann@example.org", to="me@gmail.com")
     first = next(iter(gmail(google, tmp_path).pull(None, set())))

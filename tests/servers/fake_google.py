@@ -100,6 +100,8 @@ class FakeGoogle:
     events: dict[str, dict[str, FakeEvent]] = field(default_factory=lambda: defaultdict(dict))
     people: dict[str, FakePerson] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)  # resourceName -> name
+    #: Gmail user labels: id -> name (system labels are listed too, by their ids).
+    labels: dict[str, str] = field(default_factory=dict)
     change: int = 1
     #: Sync tokens (Calendar, People) issued at or before this change are expired (410).
     sync_floor: int = 0
@@ -341,6 +343,15 @@ class FakeGoogle:
                             "historyId": str(self.history_id)}
             if rest == ["messages"]:
                 return self._list_messages(query)
+            if rest == ["labels"]:
+                self._fault("labels.list")
+                system = ("INBOX", "SENT", "SPAM", "TRASH", "DRAFT", "STARRED", "IMPORTANT",
+                          "UNREAD", "CATEGORY_PERSONAL", "CATEGORY_SOCIAL",
+                          "CATEGORY_PROMOTIONS", "CATEGORY_UPDATES", "CATEGORY_FORUMS")
+                return {"labels": [*({"id": label, "name": label, "type": "system"}
+                                     for label in system),
+                                   *({"id": key, "name": name, "type": "user"}
+                                     for key, name in self.labels.items())]}
             if len(rest) == 2 and rest[0] == "messages":
                 return self._get_message(rest[1], query)
             if rest == ["history"]:
