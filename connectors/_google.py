@@ -362,7 +362,10 @@ class GoogleSession:
     def _load(self) -> Any:
         from google.oauth2.credentials import Credentials
 
-        client = read_client_secrets(self.options["client_secrets"])
+        try:
+            client = read_client_secrets(self.options["client_secrets"])
+        except CredentialError as error:
+            raise SourceError(str(error)) from None
         name = account_token_name(self.options, client)
         text = token_store(self.options).load(name)
         if text is None:

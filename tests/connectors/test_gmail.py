@@ -299,3 +299,20 @@ def test_each_thread_gets_its_own_service_object_and_the_token_is_refreshed_once
     thread.join()
     assert theirs[0] is not mine  # httplib2.Http is not thread-safe
     assert google.fake.calls["token"] == 1
+
+
+def test_an_unreachable_google_is_a_retried_failure_not_a_pause(google, tmp_path):
+    connector = gmail(google, tmp_path)
+    google.stop()
+    engine, store = engine_with_store()
+    report = engine.sync("gmail", connector)
+    assert report.error == ("Google's token endpoint cannot be reached; will retry on the "
+                            "next pass")
+    assert report.error_kind == "source" and not store.is_paused("gmail")
+
+
+def test_a_missing_client_file_is_one_sentence_that_says_how_to_make_one(google, tmp_path):
+    connector = gmail(google, tmp_path, client_secrets=str(tmp_path / "gone.json"))
+    with pytest.raises(SourceError, match=r"no OAuth client file at .*gone\.json; create a "
+                                          r"\"Desktop app\" OAuth client"):
+        list(connector.pull(None, set()))
