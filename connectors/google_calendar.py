@@ -191,6 +191,10 @@ class GoogleCalendarConnector(GoogleSource):
                 meetings.append(meeting)
             page_token = response.get("nextPageToken")
             if not page_token:
+                if token is not None and revisit is not None:
+                    # An incremental listing holds only changes: the events still beyond the
+                    # window from earlier listings are still there.
+                    beyond = min(beyond or revisit, revisit)
                 entry["token"] = response.get("nextSyncToken")
                 entry["revisit"] = beyond
             # No cursor until the last page (nextSyncToken comes only there): a stop replays.

@@ -163,3 +163,17 @@ def test_errors_mid_pagination_are_retried(google, tmp_path):
     fake.inject("events.list", 503, 429)
     _, records, _ = pull_all(calendar(google, tmp_path))
     assert len(records) == 1
+
+
+def test_a_meeting_beyond_the_lookahead_is_read_once_the_window_reaches_it(google, tmp_path):
+    fake = google.fake
+    fake.add_event(ME, event("later", NOW + timedelta(days=40)))
+    connector = calendar(google, tmp_path)
+    _, records, cursor = pull_all(connector)
+    assert records == []
+    _, records, cursor = pull_all(connector, cursor)  # nothing changed, window unchanged
+    assert records == []
+    connector.clock = lambda: NOW + timedelta(days=15)
+    _, records, cursor = pull_all(connector, cursor)
+    assert [record.source_id for record in records] == [f"{ME}|later|"]
+    assert json.loads(cursor)["cals"][ME]["revisit"] is None
