@@ -186,6 +186,9 @@ def _oauth(app: Any, connector: Any, no_browser: bool) -> None:
              else f"{authorized.saved.where} (a file only you can read: no keyring here)")
     click.echo(f"authorized {names}; the refresh token is in {where}")
     click.echo(f"scopes: {', '.join(authorized.scopes)}")
+    if not authorized.saved.in_keyring:
+        click.echo(f"for a system service, pass that file as a systemd credential: "
+                   f"LoadCredential={authorized.name}:{authorized.saved.where}")
 
 
 # --- syncing --------------------------------------------------------------------------------------

@@ -316,3 +316,15 @@ def test_a_missing_client_file_is_one_sentence_that_says_how_to_make_one(google,
     with pytest.raises(SourceError, match=r"no OAuth client file at .*gone\.json; create a "
                                           r"\"Desktop app\" OAuth client"):
         list(connector.pull(None, set()))
+
+
+def test_a_token_handed_over_by_systemd_credentials_is_used(google, tmp_path, monkeypatch):
+    kept = google.fake.add_message(sender="ann@example.org", to="me@gmail.com")
+    values = options(google, tmp_path / "state", account="me@gmail.com")
+    token_file = tmp_path / "state" / "tokens" / "google-me@gmail.com.json"
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    token_file.rename(credentials / "google-me@gmail.com")  # LoadCredential=google-me@...:...
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    _, records, _ = pull_all(quick(GmailConnector("gmail", values, ZONE)))
+    assert [record.source_id for record in records] == [kept]

@@ -83,6 +83,7 @@ def test_auth_with_no_browser_prints_the_url_and_takes_the_loopback_redirect(goo
     token_file = tmp_path / "state" / "tokens" / "google-me@gmail.com.json"
     assert f"the refresh token is in {token_file}" in output
     assert "authorized gmail, gcal" in output
+    assert f"LoadCredential=google-me@gmail.com:{token_file}" in output
     assert oct(token_file.stat().st_mode & 0o777) == "0o600"
     # One consent for both sources of the account: only the scopes they need.
     assert google.fake.granted_scopes == [f"{CALENDAR} {GMAIL}"]
