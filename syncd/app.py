@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import connectors
 from connectors.base import Connector
@@ -134,6 +135,22 @@ class App:
             options = {**options, "state_dir": str(self.config.state_dir)}
         return factory(source.name, options, self.config.timezone)
 
+    def sources_sharing_token(self, connector: Any) -> list[Any]:
+        """Return the connectors of every configured source that uses the same OAuth token as
+        ``connector`` (Google sources of one account), ``connector`` itself included."""
+        key = connector.token_key()
+        sharing = [connector]
+        for source in self.config.sources.values():
+            if source.name == connector.name:
+                continue
+            if source.type not in connectors.OAUTH_TYPES:
+                continue
+            other = self.connector(source)
+            token_key = getattr(other, "token_key", None)
+            if token_key is not None and token_key() == key:
+                sharing.append(other)
+        return sharing
+
     def sync(self, names: Sequence[str] = (), *, full: bool = False,
              progress: Callable[[str], ProgressCallback | None] | None = None) -> list[SyncReport]:
         """Run one pass over each selected source; a failing source never stops the others."""
@@ -159,6 +176,18 @@ class App:
         report = engine.sync(source.name, connector, full=full, progress=progress)
         self.auto_track()
         return report
+
+    def first_sync_progress(self, name: str) -> str | None:
+        """Return where an unfinished first sync of source ``name`` stands, when its connector
+        can tell from the stored cursor (Gmail: "41,200 of 180,000 read, about 45 min left")."""
+        source = self.config.sources.get(name)
+        if source is None or source.type not in connectors.DESCRIBES_PROGRESS:
+            return None
+        describe = getattr(connectors.load(source.type), "describe_cursor", None)
+        if describe is None:
+            return None
+        text: str | None = describe(self.store.cursor(name), source.options)
+        return text
 
     # --- people --------------------------------------------------------------------------------
 

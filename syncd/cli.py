@@ -197,10 +197,12 @@ def config_paths(context: Context) -> None:
 
 @cli.command()
 @click.argument("source")
+@click.option("--no-browser", is_flag=True,
+              help="Google sources: print the authorization URL instead of opening a browser.")
 @pass_context
-def auth(context: Context, source: str) -> None:
+def auth(context: Context, source: str, no_browser: bool) -> None:
     """Store the password of SOURCE in the keyring (asks once, checks it by logging in), or
-    run the OAuth sign-in of an IMAP source with auth = "oauth2"."""
+    run the OAuth sign-in of a Google source or an IMAP source with auth = "oauth2"."""
     from syncd.app import App
     from syncd.credentials import store_password
 
@@ -208,6 +210,10 @@ def auth(context: Context, source: str) -> None:
     [chosen] = App.selected_sources_of(config, [source])
     app = context.app()
     connector = app.connector(chosen)
+    if getattr(connector, "token_key", None) is not None:
+        # Google sources: the installed-app flow, one consent for the account.
+        _oauth(app, connector, no_browser)
+        return
     authorize = getattr(connector, "authorize", None)
     if authorize is not None:
         # OAuth sources (IMAP with auth = "oauth2"): the provider's sign-in, or a check that
@@ -229,6 +235,36 @@ def auth(context: Context, source: str) -> None:
     store_password(source, password)
     app.store.clear_pause(source)
     click.echo(f"password of {source} checked and stored in the keyring")
+
+
+def _oauth(app: Any, connector: Any, no_browser: bool) -> None:
+    """Run the OAuth flow of ``connector`` for every source that shares its token."""
+    sharing = app.sources_sharing_token(connector)
+    scopes = sorted({other.scope for other in sharing})
+
+    def show_url(url: str) -> None:
+        click.echo("Open this address in a browser (on any machine) and allow access:\n\n"
+                   f"  {url}\n", err=True)
+        click.echo("Waiting for Google to send the browser back to this machine. If the browser "
+                   "runs elsewhere, paste here the address it ended on (it starts with "
+                   "http://localhost) and press Enter.", err=True)
+
+    def pasted() -> str | None:
+        line = sys.stdin.readline()
+        return line or None
+
+    authorized = connector.authorize(scopes, show_url=show_url, open_browser=not no_browser,
+                                     pasted=pasted)
+    for other in sharing:
+        app.store.clear_pause(other.name)
+    names = ", ".join(other.name for other in sharing)
+    where = ("the OS keyring" if authorized.saved.in_keyring
+             else f"{authorized.saved.where} (a file only you can read: no keyring here)")
+    click.echo(f"authorized {names}; the refresh token is in {where}")
+    click.echo(f"scopes: {', '.join(authorized.scopes)}")
+    if not authorized.saved.in_keyring:
+        click.echo(f"for a system service, pass that file as a systemd credential: "
+                   f"LoadCredential={authorized.name}:{authorized.saved.where}")
 
 
 # --- syncing --------------------------------------------------------------------------------------
@@ -279,7 +315,10 @@ def _sync_logging(console: Any) -> Iterator[None]:
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int], None] | None] | None]:
+def _progress(enabled: bool, describe: Callable[[str], str | None] | None = None
+              ) -> Iterator[Callable[[str], Callable[[int], None] | None] | None]:
+    """Yield a progress-callback maker for a TTY; ``describe(name)`` may add where a long first
+    sync stands (Gmail: "41,200 of 180,000 read, about 45 min left at Google's rate limit")."""
     if not enabled:
         with _sync_logging(None):
             yield None
@@ -293,7 +332,14 @@ def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int], None] |
             _sync_logging(bar.console):
         def for_source(name: str) -> Callable[[int], None]:
             task = bar.add_task(f"syncing {name}", total=None)
-            return lambda count: bar.advance(task, count)
+
+            def advance(count: int) -> None:
+                bar.advance(task, count)
+                text = describe(name) if describe is not None else None
+                if text:
+                    bar.update(task, description=f"syncing {name}: {text}")
+
+            return advance
 
         yield for_source
 
@@ -305,7 +351,7 @@ def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int], None] |
 def sync(context: Context, sources: tuple[str, ...], full: bool) -> None:
     """One pass over every source (or the ones named), then exit."""
     app = context.app()
-    with _progress(sys.stderr.isatty()) as progress:
+    with _progress(sys.stderr.isatty(), app.first_sync_progress) as progress:
         reports = app.sync(sources, full=full, progress=progress)
     failed = 0
     for report in reports:
@@ -339,7 +385,8 @@ def status(context: Context, as_json: bool) -> None:
                          "last_error": None, "error_kind": None, "observations": 0,
                          "skipped": {}}),
                      "configured": name in app.config.sources,
-                     "paused": rows[name].error_kind == "auth" if name in rows else False}
+                     "paused": rows[name].error_kind == "auth" if name in rows else False,
+                     "first_sync": app.first_sync_progress(name) if name in rows else None}
                     for name in names])
         return
     if not names:
@@ -352,6 +399,9 @@ def status(context: Context, as_json: bool) -> None:
         note = "" if name in app.config.sources else " (no longer in the config)"
         click.echo(f"{name}: {row.observations} items; last success "
                    f"{local_time(row.last_success, app.config.timezone)}{note}")
+        first_sync = app.first_sync_progress(name)
+        if first_sync:
+            click.echo(f"  {first_sync}")
         if row.last_error:
             click.echo(f"  last error: {row.last_error}")
         if row.error_kind == "auth":

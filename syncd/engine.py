@@ -20,7 +20,7 @@ from typing import NamedTuple
 from connectors.base import Connector
 from syncd import prefetch
 from syncd.errors import AuthError, CursorExpired, SourceEmpty, SourceError
-from syncd.model import Decision, Meeting, Message, Page
+from syncd.model import Decision, Meeting, Message, Page, Record
 from syncd.rules import Rules, classify_meeting, classify_message
 from syncd.store import Store
 from syncd.strength import lasting_score
@@ -228,7 +228,7 @@ class Engine:
                                                         page.cursor, learned,
                                                         removals=page.removals)
 
-    def classify(self, record: Message | Meeting, mine: Callable[[str], bool],
+    def classify(self, record: Record, mine: Callable[[str], bool],
                  now: datetime | None = None) -> Decision:
         """Return the rules' decision for one record (``now`` defaults to the clock)."""
         if isinstance(record, Message):

@@ -125,7 +125,7 @@ class Card:
     birthday: Birthday | None = None
 
 
-Record = Message | Meeting
+Record = Message | Meeting | Card
 
 
 @dataclass(frozen=True, slots=True)
