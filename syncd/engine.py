@@ -97,13 +97,17 @@ class Engine:
     """Runs passes over sources into one store."""
 
     def __init__(self, store: Store, rules: Rules, clock: Callable[[], datetime],
-                 should_stop: Callable[[], bool] = lambda: False) -> None:
+                 should_stop: Callable[[], bool] = lambda: False, *,
+                 commit_records: int = COMMIT_RECORDS) -> None:
         self.store = store
         self.rules = rules
         self.clock = clock
         #: Checked between pages: when it turns True (SIGTERM), the pass ends after the page
         #: being stored, whose cursor is committed with it, so nothing is lost or repeated.
         self.should_stop = should_stop
+        #: Records per commit (see _pass); fault-injection tests lower it to get many
+        #: transactions out of a small mailbox.
+        self.commit_records = commit_records
 
     def sync(self, name: str, connector: Connector, *, full: bool = False,
              progress: ProgressCallback | None = None) -> SyncReport:
@@ -196,7 +200,7 @@ class Engine:
                     if self.should_stop():
                         log.info("%s: stopping; what was read so far is stored", name)
                         break
-                    if (pending_records >= COMMIT_RECORDS
+                    if (pending_records >= self.commit_records
                             or time.monotonic() - last_commit >= COMMIT_SECONDS):
                         batch, pending, pending_records = pending, [], 0
                         self._commit(name, batch, report)
