@@ -5,6 +5,7 @@ Commands get an :class:`App` and call its methods; no module keeps global state.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 from collections.abc import Callable, Sequence
@@ -16,6 +17,7 @@ from connectors.base import Connector
 from syncd.config import Config, SourceConfig
 from syncd.engine import Engine, ProgressCallback, SyncReport
 from syncd.errors import PersonNotFound, UsageError
+from syncd.paths import private_directory
 from syncd.rules import AddressPatterns, Rules
 from syncd.store import PersonRow, Store
 from syncd.ties import DEFAULT_CADENCE, Tie, due_ties, evaluate
@@ -41,6 +43,10 @@ class App:
     @classmethod
     def open(cls, config: Config, clock: Clock = utc_now) -> App:
         """Open the store named by ``config`` and bring it in line with the config."""
+        # The store makes the state directory 0700; its missing parents are made 0700 here
+        # (when that fails, Store.open says why in one sentence).
+        with contextlib.suppress(OSError):
+            private_directory(config.state_dir)
         app = cls(config, Store.open(config.state_dir), clock)
         app.apply_config()
         # Meetings that started since the last sync are contact now, whatever runs next.
