@@ -6,8 +6,9 @@ What is searched:
 - every file under pytest's base temporary directory (each test's ``tmp_path``: state
   databases with their WAL, logs, reports, exports), except files meant to hold a secret: the
   token store's ``tokens/`` files, what tests hand to syncd as input (``*.toml`` configs,
-  which may carry a ``password_command``, and systemd ``credentials/`` directories), and the
-  test servers' own password files (Radicale's htpasswd ``users``);
+  which may carry a ``password_command``, systemd ``credentials/`` directories, the file a
+  test's ``token_command`` prints), and the test servers' own password files (Radicale's
+  htpasswd ``users``);
 - everything pytest captured of every test (stdout, stderr, log records at any level, the error
   shown on a failure), and the outputs tests recorded with ``record_output``.
 What is searched for: every value registered with :func:`secrets_registry.secret`, as is.
@@ -25,15 +26,15 @@ from servers.dovecot import PASSWORD
 
 #: Directories whose files hold a secret by design, or are syncd's input from a test.
 MEANT_FOR_SECRETS = ("tokens", "credentials")
-#: The test servers' password files.
-SERVER_PASSWORD_FILES = ("users",)
+#: Files named so are inputs: the test servers' password files, a token_command's file.
+INPUT_FILES = ("users", "token")
 
 
 def produced_files(base: Path) -> Iterator[Path]:
     """Every file under ``base`` that syncd or a test produced, but those meant for secrets."""
     for path in base.rglob("*"):
         if (not path.is_file() or path.is_symlink() or path.suffix == ".toml"
-                or path.name in SERVER_PASSWORD_FILES):
+                or path.name in INPUT_FILES):
             continue
         if any(part in MEANT_FOR_SECRETS for part in path.relative_to(base).parts[:-1]):
             continue
