@@ -5,6 +5,7 @@ Commands get an :class:`App` and call its methods; no module keeps global state.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import uuid
@@ -20,6 +21,7 @@ from syncd.config import Config, SourceConfig, line_of_ignore_pattern, line_of_p
 from syncd.engine import SOURCE_FAILURE, Engine, ProgressCallback, SyncReport
 from syncd.errors import AmbiguousPerson, PersonNotFound, SetInConfig, UsageError
 from syncd.model import PersonRow
+from syncd.paths import private_directory
 from syncd.rules import AddressPatterns, Rules, is_automated_address
 from syncd.store import Choices, Store
 from syncd.strength import RECONNECT, TRACK, Suggestion, suggested
@@ -69,6 +71,10 @@ class App:
     @classmethod
     def open(cls, config: Config, clock: Clock = utc_now) -> App:
         """Open the store named by ``config`` and bring it in line with the config."""
+        # The store makes the state directory 0700; its missing parents are made 0700 here
+        # (when that fails, Store.open says why in one sentence).
+        with contextlib.suppress(OSError):
+            private_directory(config.state_dir)
         app = cls(config, Store.open(config.state_dir), clock)
         app.apply_config()
         app.replay_choices()

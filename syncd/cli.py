@@ -124,15 +124,12 @@ def init(context: Context) -> None:
     """Write a commented starter config (never overwrites)."""
     from importlib.resources import files
 
-    from syncd.paths import default_config_path
+    from syncd.paths import default_config_path, write_private_file
 
     path = context.config_path or default_config_path()
     if path.exists():
         raise click.ClickException(f"{path} already exists; edit it, or pass -c for another file")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(files("syncd").joinpath("starter_config.toml").read_text("utf-8"),
-                    encoding="utf-8")
-    path.chmod(0o600)
+    write_private_file(path, files("syncd").joinpath("starter_config.toml").read_text("utf-8"))
     click.echo(f"wrote {path}; edit it, then run: syncd config check && syncd sync")
 
 
