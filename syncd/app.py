@@ -5,12 +5,14 @@ Commands get an :class:`App` and call its methods; no module keeps global state.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import connectors
 from connectors.base import Connector
@@ -20,8 +22,10 @@ from syncd.config import Config, SourceConfig, line_of_ignore_pattern, line_of_p
 from syncd.engine import SOURCE_FAILURE, Engine, ProgressCallback, SyncReport
 from syncd.errors import AmbiguousPerson, PersonNotFound, SetInConfig, UsageError
 from syncd.model import PersonRow
-from syncd.rules import AddressPatterns, Rules
-from syncd.store import Store
+from syncd.paths import private_directory
+from syncd.rules import AddressPatterns, Rules, is_automated_address
+from syncd.store import Choices, Store
+from syncd.strength import RECONNECT, TRACK, Suggestion, suggested
 from syncd.ties import DEFAULT_CADENCE, Tie, due_ties, evaluate
 
 log = logging.getLogger(__name__)
@@ -68,6 +72,10 @@ class App:
     @classmethod
     def open(cls, config: Config, clock: Clock = utc_now) -> App:
         """Open the store named by ``config`` and bring it in line with the config."""
+        # The store makes the state directory 0700; its missing parents are made 0700 here
+        # (when that fails, Store.open says why in one sentence).
+        with contextlib.suppress(OSError):
+            private_directory(config.state_dir)
         app = cls(config, Store.open(config.state_dir), clock)
         app.apply_config()
         app.replay_choices()
@@ -134,6 +142,22 @@ class App:
             options = {**options, "state_dir": str(self.config.state_dir)}
         return factory(source.name, options, self.config.timezone)
 
+    def sources_sharing_token(self, connector: Any) -> list[Any]:
+        """Return the connectors of every configured source that uses the same OAuth token as
+        ``connector`` (Google sources of one account), ``connector`` itself included."""
+        key = connector.token_key()
+        sharing = [connector]
+        for source in self.config.sources.values():
+            if source.name == connector.name:
+                continue
+            if source.type not in connectors.OAUTH_TYPES:
+                continue
+            other = self.connector(source)
+            token_key = getattr(other, "token_key", None)
+            if token_key is not None and token_key() == key:
+                sharing.append(other)
+        return sharing
+
     def sync(self, names: Sequence[str] = (), *, full: bool = False,
              progress: Callable[[str], ProgressCallback | None] | None = None) -> list[SyncReport]:
         """Run one pass over each selected source; a failing source never stops the others."""
@@ -146,8 +170,8 @@ class App:
                     progress: ProgressCallback | None = None,
                     connector_factory: Callable[[SourceConfig], Connector] | None = None
                     ) -> SyncReport:
-        """Run one pass over ``source``; a connector that cannot even be built is recorded as
-        that source's failure (it never stops the others)."""
+        """Run one pass over ``source``, then apply ``auto_track``; a connector that cannot even
+        be built is recorded as that source's failure (it never stops the others)."""
         try:
             connector = (connector_factory or self.connector)(source)
         except Exception as error:
@@ -156,12 +180,26 @@ class App:
             self.store.record_attempt(source.name, self.clock(), report.error, "internal")
             log.warning("%s: %s", source.name, report.error, extra=SOURCE_FAILURE)
             return report
-        return engine.sync(source.name, connector, full=full, progress=progress)
+        report = engine.sync(source.name, connector, full=full, progress=progress)
+        self.auto_track()
+        return report
+
+    def first_sync_progress(self, name: str) -> str | None:
+        """Return where an unfinished first sync of source ``name`` stands, when its connector
+        can tell from the stored cursor (Gmail: "41,200 of 180,000 read, about 45 min left")."""
+        source = self.config.sources.get(name)
+        if source is None or source.type not in connectors.DESCRIBES_PROGRESS:
+            return None
+        describe = getattr(connectors.load(source.type), "describe_cursor", None)
+        if describe is None:
+            return None
+        text: str | None = describe(self.store.cursor(name), source.options)
+        return text
 
     # --- people --------------------------------------------------------------------------------
 
     def find_person(self, query: str) -> PersonRow:
-        """Return the person ``query`` names.
+        """Return the person ``query`` names (address, name, or id as ``12`` or ``#12``).
 
         PERSON is, in this order: ``#ID`` (or a bare id), an address, a whole name, or the
         start of exactly one person's name or address (a first name, ``bob@``). Raise
@@ -429,6 +467,78 @@ class App:
         choices.extend(Choice(kind="ignore", pattern=pattern)
                        for pattern in store.ignore_patterns())
         return choices
+
+
+    def exported_people(self) -> list[tuple[Tie, Choices]]:
+        """Return everyone ``syncd export`` writes, with their tie now and their choices."""
+        now = self.clock()
+        return [(evaluate(row, self.config.tiers, now), choices)
+                for row, choices in self.store.exported_people()]
+
+    # --- suggestions ---------------------------------------------------------------------------
+
+    def suggest(self, limit: int = 10) -> list[Suggestion]:
+        """Return up to ``limit`` suggestions per group ("track", "reconnect"), strongest first.
+
+        Never suggested: tracked, ignored or untracked-by-me people, my own addresses, one-way
+        incoming-only correspondents, automated addresses (noreply, notifications ...) and
+        addresses an ignore pattern matches (syncd.strength has the scoring).
+        """
+        found = [*self._strongest(dormant=False, limit=limit),
+                 *self._strongest(dormant=True, limit=limit)]
+        found.sort(key=lambda item: (-item.strength.score, item.tie.person.id))
+        return found
+
+    def _strongest(self, *, dormant: bool, limit: int,
+                   needs_rhythm: bool = False) -> list[Suggestion]:
+        """Return the ``limit`` strongest suggestions of one group, paging past excluded ones."""
+        now = self.clock()
+        patterns = AddressPatterns([*self.config.rules.ignore, *self.store.ignore_patterns()])
+        mine = self.store.my_addresses()
+        result: list[Suggestion] = []
+        offset = 0
+        while len(result) < limit:
+            page = self.store.strongest_untracked(now, dormant=dormant, limit=limit + 20,
+                                                  offset=offset, needs_rhythm=needs_rhythm)
+            if not page:
+                break
+            offset += len(page)
+            people = {row.id: row for row in self.store.people_with_ids(
+                [person_id for person_id, _ in page])}
+            for person_id, history in page:
+                person = people.get(person_id)
+                if person is None or any(address in mine or is_automated_address(address) or
+                                         patterns.matches(address)
+                                         for address in person.addresses):
+                    continue
+                scored = suggested(history, now)
+                if scored is None or scored.group != (RECONNECT if dormant else TRACK):
+                    continue  # the store's SQL mirrors the policy; the policy has the last word
+                result.append(Suggestion(evaluate(person, self.config.tiers, now), scored))
+                if len(result) == limit:
+                    break
+        result.sort(key=lambda item: (-item.strength.score, item.tie.person.id))
+        return result
+
+    def auto_track(self) -> int:
+        """Track the strongest alive ties until ``[general] auto_track`` people are auto-tracked.
+
+        Only ties with an inferred rhythm (their cadence is "inferred"), never someone the user
+        untracked; each records why. Lowering the number untracks nobody: a tie that goes
+        quiet is exactly what to be told about. Return how many were tracked now.
+        """
+        if not self.config.auto_track:
+            return 0
+        wanted = self.config.auto_track - self.store.auto_tracked_count()
+        if wanted <= 0:
+            return 0
+        chosen = self._strongest(dormant=False, limit=wanted, needs_rhythm=True)
+        self.store.track_automatically([
+            (item.tie.person.id, f"auto_track: score {item.strength.score}, "
+                                 f"{item.strength.why}") for item in chosen])
+        if chosen:
+            log.info("auto_track: tracking %d of the strongest ties", len(chosen))
+        return len(chosen)
 
 
 def _by_name(person: PersonRow) -> tuple[str, tuple[str, ...]]:

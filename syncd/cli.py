@@ -152,15 +152,12 @@ def init(context: Context) -> None:
     """Write a commented starter config (never overwrites)."""
     from importlib.resources import files
 
-    from syncd.paths import default_config_path
+    from syncd.paths import default_config_path, write_private_file
 
     path = context.config_path or default_config_path()
     if path.exists():
         raise click.ClickException(f"{path} already exists; edit it, or pass -c for another file")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(files("syncd").joinpath("starter_config.toml").read_text("utf-8"),
-                    encoding="utf-8")
-    path.chmod(0o600)
+    write_private_file(path, files("syncd").joinpath("starter_config.toml").read_text("utf-8"))
     click.echo(f"wrote {path}; edit it, then run: syncd config check && syncd sync")
 
 
@@ -225,10 +222,12 @@ def config_paths(context: Context) -> None:
 
 @cli.command()
 @click.argument("source")
+@click.option("--no-browser", is_flag=True,
+              help="Google sources: print the authorization URL instead of opening a browser.")
 @pass_context
-def auth(context: Context, source: str) -> None:
+def auth(context: Context, source: str, no_browser: bool) -> None:
     """Store the password of SOURCE in the keyring (asks once, checks it by logging in), or
-    run the OAuth sign-in of an IMAP source with auth = "oauth2"."""
+    run the OAuth sign-in of a Google source or an IMAP source with auth = "oauth2"."""
     from syncd.app import App
     from syncd.credentials import store_password
 
@@ -236,6 +235,10 @@ def auth(context: Context, source: str) -> None:
     [chosen] = App.selected_sources_of(config, [source])
     app = context.app()
     connector = app.connector(chosen)
+    if getattr(connector, "token_key", None) is not None:
+        # Google sources: the installed-app flow, one consent for the account.
+        _oauth(app, connector, no_browser)
+        return
     authorize = getattr(connector, "authorize", None)
     if authorize is not None:
         # OAuth sources (IMAP with auth = "oauth2"): the provider's sign-in, or a check that
@@ -257,6 +260,36 @@ def auth(context: Context, source: str) -> None:
     store_password(source, password)
     app.store.clear_pause(source)
     click.echo(f"password of {source} checked and stored in the keyring")
+
+
+def _oauth(app: Any, connector: Any, no_browser: bool) -> None:
+    """Run the OAuth flow of ``connector`` for every source that shares its token."""
+    sharing = app.sources_sharing_token(connector)
+    scopes = sorted({other.scope for other in sharing})
+
+    def show_url(url: str) -> None:
+        click.echo("Open this address in a browser (on any machine) and allow access:\n\n"
+                   f"  {url}\n", err=True)
+        click.echo("Waiting for Google to send the browser back to this machine. If the browser "
+                   "runs elsewhere, paste here the address it ended on (it starts with "
+                   "http://localhost) and press Enter.", err=True)
+
+    def pasted() -> str | None:
+        line = sys.stdin.readline()
+        return line or None
+
+    authorized = connector.authorize(scopes, show_url=show_url, open_browser=not no_browser,
+                                     pasted=pasted)
+    for other in sharing:
+        app.store.clear_pause(other.name)
+    names = ", ".join(other.name for other in sharing)
+    where = ("the OS keyring" if authorized.saved.in_keyring
+             else f"{authorized.saved.where} (a file only you can read: no keyring here)")
+    click.echo(f"authorized {names}; the refresh token is in {where}")
+    click.echo(f"scopes: {', '.join(authorized.scopes)}")
+    if not authorized.saved.in_keyring:
+        click.echo(f"for a system service, pass that file as a systemd credential: "
+                   f"LoadCredential={authorized.name}:{authorized.saved.where}")
 
 
 # --- syncing --------------------------------------------------------------------------------------
@@ -307,7 +340,10 @@ def _sync_logging(console: Any) -> Iterator[None]:
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int], None] | None] | None]:
+def _progress(enabled: bool, describe: Callable[[str], str | None] | None = None
+              ) -> Iterator[Callable[[str], Callable[[int], None] | None] | None]:
+    """Yield a progress-callback maker for a TTY; ``describe(name)`` may add where a long first
+    sync stands (Gmail: "41,200 of 180,000 read, about 45 min left at Google's rate limit")."""
     if not enabled:
         with _sync_logging(None):
             yield None
@@ -321,7 +357,14 @@ def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int], None] |
             _sync_logging(bar.console):
         def for_source(name: str) -> Callable[[int], None]:
             task = bar.add_task(f"syncing {name}", total=None)
-            return lambda count: bar.advance(task, count)
+
+            def advance(count: int) -> None:
+                bar.advance(task, count)
+                text = describe(name) if describe is not None else None
+                if text:
+                    bar.update(task, description=f"syncing {name}: {text}")
+
+            return advance
 
         yield for_source
 
@@ -333,7 +376,7 @@ def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int], None] |
 def sync(context: Context, sources: tuple[str, ...], full: bool) -> None:
     """One pass over every source (or the ones named), then exit."""
     app = context.app()
-    with _progress(sys.stderr.isatty()) as progress:
+    with _progress(sys.stderr.isatty(), app.first_sync_progress) as progress:
         reports = app.sync(sources, full=full, progress=progress)
     failed = 0
     for report in reports:
@@ -343,6 +386,9 @@ def sync(context: Context, sources: tuple[str, ...], full: bool) -> None:
         else:
             click.echo(f"{report.source}: {report.records} read, {report.counted} counted, "
                        f"{report.new_contacts} new contacts, {report.skipped} skipped")
+    if any(report.records for report in reports) and app.store.tracked_count() == 0:
+        click.echo("")
+        _first_run(app)
     if failed:
         sys.exit(1)
 
@@ -364,7 +410,8 @@ def status(context: Context, as_json: bool) -> None:
                          "last_error": None, "error_kind": None, "observations": 0,
                          "skipped": {}}),
                      "configured": name in app.config.sources,
-                     "paused": rows[name].error_kind == "auth" if name in rows else False}
+                     "paused": rows[name].error_kind == "auth" if name in rows else False,
+                     "first_sync": app.first_sync_progress(name) if name in rows else None}
                     for name in names])
         return
     if not names:
@@ -377,6 +424,9 @@ def status(context: Context, as_json: bool) -> None:
         note = "" if name in app.config.sources else " (no longer in the config)"
         click.echo(f"{name}: {row.observations} items; last success "
                    f"{local_time(row.last_success, app.config.timezone)}{note}")
+        first_sync = app.first_sync_progress(name)
+        if first_sync:
+            click.echo(f"  {first_sync}")
         if row.last_error:
             click.echo(f"  last error: {row.last_error}")
         if row.error_kind == "auth":
@@ -386,6 +436,57 @@ def status(context: Context, as_json: bool) -> None:
 
 
 # --- people ---------------------------------------------------------------------------------------
+
+
+FIRST_RUN_SHOWN = 5
+
+
+def _first_run(app: Any) -> bool:
+    """With nobody tracked, print what to do and the strongest ties; return True if it did.
+
+    An empty table says nothing to a new user; their own history already says who matters.
+    """
+    if app.store.tracked_count():
+        return False
+    from syncd.render import SUGGESTION_HEADERS, suggestion_row
+
+    found = app.suggest(FIRST_RUN_SHOWN)[:FIRST_RUN_SHOWN]
+    if not found:
+        click.echo("Nobody is tracked yet, and no tie in your history is strong enough to "
+                   "suggest: run syncd sync, or track someone with: syncd track PERSON")
+        return True
+    click.echo("Nobody is tracked yet: track the people who matter with syncd track #ID (or "
+               "set [general] auto_track = N); the strongest ties in your history:")
+    _print_table(None, SUGGESTION_HEADERS, [suggestion_row(item) for item in found])
+    return True
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
+              help="At most this many per group.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_context
+def suggest(context: Context, limit: int, as_json: bool) -> None:
+    """Untracked ties worth keeping, strongest first: "track" (alive) and "reconnect"
+    (strong, gone quiet)."""
+    from syncd.render import SUGGESTION_HEADERS, suggestion_json, suggestion_row
+
+    app = context.app()
+    found = app.suggest(limit)
+    if as_json:
+        _echo_json([suggestion_json(item) for item in found])
+        return
+    if not found:
+        click.echo("no suggestions: no untracked two-way tie is strong enough yet (run: "
+                   "syncd sync; see everyone with: syncd people --all)")
+        return
+    for group, title in (("track", "worth tracking (alive)"),
+                         ("reconnect", "worth reconnecting (strong ties gone quiet)")):
+        rows = [suggestion_row(item) for item in found if item.strength.group == group]
+        if rows:
+            click.echo(f"{title}:")
+            _print_table(None, SUGGESTION_HEADERS, rows)
+    click.echo("track one with: syncd track #ID")
 
 
 @cli.command()
@@ -401,6 +502,8 @@ def people(context: Context, as_json: bool, everyone: bool) -> None:
     ties = app.people(everyone)
     if as_json:
         _echo_json([tie_json(tie) for tie in ties])
+        return
+    if not everyone and _first_run(app):
         return
     now = app.clock()
     _print_table("people", TIE_HEADERS, [tie_row(tie, now, app.config.timezone)
@@ -423,6 +526,8 @@ def due(context: Context, as_json: bool) -> None:
         _echo_json([{**tie_json(tie), "upcoming_meeting": iso(upcoming.get(tie.person.id))}
                     for tie in ties])
         return
+    if not ties and _first_run(app):
+        return
     if not ties and not _is_tty():
         return
     _print_table("due", TIE_HEADERS, due_rows(ties, upcoming, now, app.config.timezone))
@@ -435,7 +540,7 @@ def due(context: Context, as_json: bool) -> None:
 @pass_context
 def show(context: Context, person: str, as_json: bool, why: bool) -> None:
     """Addresses, tier, cadence, contact dates and timeline of one person."""
-    from syncd.render import ago, iso, local_time, status_text, tie_json, timeline_json
+    from syncd.render import ago, iso, local_time, status_text, tie_json, timeline_json, why_text
     from syncd.strip import contact_strip, gap_picture
 
     app = context.app()
@@ -450,7 +555,7 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
                     "monthly": [month.as_json() for month in monthly],
                     "upcoming": [{"start": iso(start), "reason": reason}
                                  for start, reason in meetings],
-                    "timeline": [timeline_json(e) for e in timeline]})
+                    "timeline": [timeline_json(e, row.addresses) for e in timeline]})
         return
     zone = app.config.timezone
     click.echo(f"{_name(row)} (#{row.id})")
@@ -464,6 +569,14 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
                 else f"syncd unignore {pattern}")
         click.echo(f"  ignored: matches {pattern} ({where}); their mail does not count"
                    + ("" if row.tracked else " and they are hidden") + f"; undo: {undo}")
+    if why and row.tracked:
+        tracked_by, reason = app.store.track_reason(row.id)
+        origin = {"config": "listed in [[people]] of the config", "cli": "syncd track",
+                  "vcard": "a vCard category naming a tier", "auto": "[general] auto_track"}
+        click.echo(f"  tracked because: {reason or origin.get(tracked_by or '', 'unknown')}")
+    elif why and app.store.kept_out_of_auto_track(row.id):
+        click.echo("  untracked by you: never suggested or auto-tracked again "
+                   "(syncd track brings them back)")
     if tie.cadence:
         from syncd.durations import format_duration
 
@@ -486,9 +599,9 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
     if timeline:
         click.echo("  decisions:" if why else "  timeline:")
     for entry in timeline:
-        mark = "counted" if entry.counts else "not counted"
         extra = f" - {entry.note}" if entry.note else ""
-        text = f"{mark}: {entry.reason}" if why else f"{entry.direction}: {entry.reason}"
+        text = (why_text(entry, row.addresses) if why
+                else f"{entry.direction}: {entry.reason}")
         click.echo(f"    {local_time(entry.at, zone) if entry.at else '?'}  {text}{extra}")
 
 
@@ -695,6 +808,35 @@ def report(context: Context, out: Path | None, open_it: bool) -> None:
     if open_it and not open_in_browser(written):
         click.echo(f"could not start a browser; open {written.as_uri()} yourself", err=True)
         sys.exit(1)
+
+
+@cli.command()
+@click.option("--format", "output_format", type=click.Choice(["json", "csv", "vcard"]),
+              default="json", show_default=True, help="What to write.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE (made 0600) instead of standard output.")
+@pass_context
+def export(context: Context, output_format: str, out: Path | None) -> None:
+    """People, addresses, tiers, cadences, dates and your choices (see the README)."""
+    from syncd.export import to_csv, to_json, to_vcard
+
+    app = context.app()
+    people = app.exported_people()
+    if output_format == "json":
+        text = to_json(people, tiers=app.config.tiers,
+                       ignore_patterns=app.store.ignore_patterns(), now=app.clock())
+    elif output_format == "csv":
+        text = to_csv(people)
+    else:
+        text = to_vcard(people)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    # Who one knows and when one last wrote to them is private: never readable by others.
+    out.touch(mode=0o600, exist_ok=True)
+    out.chmod(0o600)
+    out.write_text(text, encoding="utf-8", newline="")
+    click.echo(f"exported {len(people)} people to {out} ({output_format})", err=True)
 
 
 # --- daemon, service, notifications ---------------------------------------------------------------

@@ -194,6 +194,9 @@ SECTIONS: Mapping[str, Mapping[str, Option]] = MappingProxyType({
                             "where the database lives (default $XDG_STATE_HOME/syncd)"),
         "timezone": Option(_timezone, None, "time zone for quiet hours and floating times "
                            "(default: the system's)"),
+        "auto_track": Option(_non_negative_int, 0, "track this many of the strongest alive "
+                             "ties by themselves, at their inferred rhythm (syncd suggest "
+                             "shows them); syncd untrack keeps someone out for good"),
     },
     "me": {
         "addresses": Option(_address_list, (), "my own addresses; From addresses of mail in "
@@ -232,6 +235,16 @@ _COMMON_SOURCE_OPTIONS: Mapping[str, Option] = {
     "type": Option(_nonempty_string, None, "the kind of source", required=True),
     "every": Option(_duration, None, "how often the daemon syncs it (mail 15m, calendars 30m)"),
     "enabled": Option(_boolean, True, "set to false to keep a source configured but not synced"),
+}
+
+#: Every Google source (Gmail, Calendar, Contacts) takes these (connectors/_google.py).
+_GOOGLE_OPTIONS: Mapping[str, Option] = {
+    "client_secrets": Option(_path, None, "the client_secret.json of your own \"Desktop app\" "
+                             "OAuth client (see the README); syncd embeds none", required=True),
+    "account": Option(_nonempty_string, None, "the Google account (e.g. me@gmail.com); sources "
+                      "with the same account share one authorization"),
+    "api_endpoint": Option(_url, None, "for Google-compatible test servers and proxies only: "
+                           "the root URL used instead of Google's"),
 }
 
 SOURCE_TYPES: Mapping[str, Mapping[str, Option]] = MappingProxyType({
@@ -305,6 +318,27 @@ SOURCE_TYPES: Mapping[str, Mapping[str, Option]] = MappingProxyType({
         "history": Option(_duration, timedelta(days=3 * 365), "how far back meetings count"),
         "lookahead": Option(_duration, timedelta(days=30), "how far ahead upcoming meetings "
                             "are read"),
+    },
+    "gmail": {
+        **_GOOGLE_OPTIONS,
+        "exclude_labels": Option(_string_list, ("CATEGORY_PROMOTIONS", "CATEGORY_SOCIAL",
+                                                "CATEGORY_UPDATES", "CATEGORY_FORUMS"),
+                                 "Gmail labels (ids or names) whose messages are not read "
+                                 "(SPAM, TRASH and DRAFT never are); [] reads every category"),
+        "quota_units_per_second": Option(_non_negative_int, 250, "client-side rate limit in "
+                                         "Gmail quota units per second (a message costs 5; "
+                                         "Google allows 250 per user); 0 turns it off"),
+    },
+    "google_calendar": {
+        **_GOOGLE_OPTIONS,
+        "calendars": Option(_string_list, ("primary",), "calendar ids, names or globs to read "
+                            "(primary is your main calendar)"),
+        "history": Option(_duration, timedelta(days=3 * 365), "how far back meetings count"),
+        "lookahead": Option(_duration, timedelta(days=30), "how far ahead upcoming meetings "
+                            "are read"),
+    },
+    "google_contacts": {
+        **_GOOGLE_OPTIONS,
     },
 })
 
@@ -464,6 +498,7 @@ class Config:
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
     file: Path | None = None
+    auto_track: int = 0
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -577,6 +612,7 @@ def parse_config(
         report=ReportConfig(Path(checked["report"]["path"]) if checked["report"]["path"]
                             else None),
         file=file,
+        auto_track=general["auto_track"],
     )
 
 

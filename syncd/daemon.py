@@ -312,6 +312,7 @@ class Daemon:
         self._lock.acquire()
         try:
             self._app = App.open(config, self.clock)
+            self._app.auto_track()
             self._notifier = self._given_notifier or self._build_notifier(config)
             self._start_scheduler()
         except BaseException:
@@ -517,6 +518,10 @@ class Daemon:
         """Decide and send alerts now; record each one sent. Return how many were sent."""
         config = self.app.config
         now = self.clock()
+        moved = self.store.restamp_future_alerts(now, CLOCK_JUMP)
+        if moved:
+            log.info("%d alerts were stamped later than now (the clock was set back); "
+                     "they count as sent now", moved)
         policy = AlertPolicy.from_config(config.notify, config.timezone)
         ties = self.app.due(not_alerted_within=config.notify.renotify_after)
         plan = plan_alerts(ties, policy=policy, now=now, last_alerted=self.store.last_alerted(),

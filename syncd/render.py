@@ -10,6 +10,7 @@ from typing import Any
 
 from syncd.durations import format_duration
 from syncd.store import SourceRow, TimelineEntry
+from syncd.strength import Suggestion
 from syncd.ties import Status, Tie, exchanged_both_ways
 
 #: One line per rule; ``[one|many]`` is chosen by the count ``{n}``.
@@ -190,10 +191,11 @@ def source_json(row: SourceRow) -> dict[str, Any]:
     }
 
 
-def timeline_json(entry: TimelineEntry) -> dict[str, Any]:
-    """Return one timeline entry as JSON."""
+def timeline_json(entry: TimelineEntry, addresses: Sequence[str] = ()) -> dict[str, Any]:
+    """Return one timeline entry as JSON; ``why`` says what it was for this person."""
     return {"at": iso(entry.at), "direction": entry.direction, "counts": entry.counts,
-            "rule": entry.rule, "reason": entry.reason, "note": entry.note}
+            "rule": entry.rule, "reason": entry.reason, "note": entry.note,
+            "why": why_text(entry, addresses)}
 
 
 def rule_summary(counts: Mapping[str, int], skipped: int) -> list[str]:
@@ -209,3 +211,64 @@ def rule_summary(counts: Mapping[str, int], skipped: int) -> list[str]:
 def plain_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Return rows as tab-separated lines with a header line (for pipes)."""
     return "\n".join("\t".join(row) for row in [list(headers), *rows])
+
+
+SUGGESTION_HEADERS = ("id", "name", "address", "score", "why")
+
+
+def suggestion_json(suggestion: Suggestion) -> dict[str, Any]:
+    """Return a person's JSON object (DESIGN §6) plus ``score``, ``group`` and ``why``."""
+    return {**tie_json(suggestion.tie), "score": suggestion.strength.score,
+            "group": suggestion.strength.group, "why": suggestion.strength.why}
+
+
+def suggestion_row(suggestion: Suggestion) -> list[str]:
+    """Return one row of the suggestion table (the id is what ``syncd track`` takes)."""
+    person = suggestion.tie.person
+    return [f"#{person.id}", person.name, person.addresses[0] if person.addresses else "",
+            str(suggestion.strength.score), suggestion.strength.why]
+
+
+def _others(participants: int | None) -> int:
+    return max(0, (participants or 1) - 1)
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def why_text(entry: TimelineEntry, addresses: Sequence[str]) -> str:
+    """Return what one interaction was FOR THIS PERSON (whose ``addresses`` are given).
+
+    The stored reason is about the interaction; a person on it may be its sender, a recipient
+    of my mail, or a co-recipient of someone else's mail, and it counts (or not) for each
+    differently: "counted: they wrote to you", "not counted for them: they were a
+    co-recipient of mail from X", "not counted: mailing-list mail (...)".
+    """
+    others = _others(entry.participants)
+    if entry.counts:
+        if entry.direction == "outgoing":
+            text = "you wrote to them" + (f" and {_plural(others, 'other')}" if others else "")
+        elif entry.direction == "incoming":
+            text = "they wrote to you" + (f", {others} more in copy" if others else "")
+        elif entry.direction == "meeting":
+            text = "you met them" + (f" with {_plural(others, 'other')}" if others else "")
+        else:
+            text = "you logged it"
+        return f"counted: {text}"
+    sender = entry.sender if entry.sender and entry.sender not in addresses else None
+    names = ", ".join(entry.counted_for)
+    if entry.interaction_counts:
+        if entry.direction == "incoming":
+            return ("not counted for them: they were a co-recipient of mail from "
+                    f"{names or sender or 'someone else'}")
+        if entry.direction == "outgoing":
+            return (f"not counted for them: your mail counted for {names or 'others'} only "
+                    "(this address is automated, yours, or ignored)")
+        if entry.direction == "meeting":
+            return (f"not counted for them: the meeting counted for {names or 'others'} only "
+                    "(they declined, are a room or resource, or are ignored)")
+    text = f"not counted: {entry.reason}"
+    if entry.direction == "incoming" and sender:
+        text += f"; they were a co-recipient of mail from {sender}"
+    return text

@@ -89,9 +89,10 @@ def _sort_key(row: ReportRow, now: datetime) -> tuple[int, float, str]:
 
 
 def app_suggestions(app: App) -> list[Suggested]:
-    """Return the untracked people the app suggests keeping, strongest first (the seam to
-    ``syncd suggest``; none while no suggestion source exists)."""
-    return []
+    """Return the first ``SUGGESTIONS_SHOWN`` of ``syncd suggest`` (both groups, strongest
+    first), each with its one line of why."""
+    return [Suggested(item.tie.person, item.strength.why, item.strength.group)
+            for item in app.suggest(limit=SUGGESTIONS_SHOWN)][:SUGGESTIONS_SHOWN]
 
 
 def build_report(app: App, suggestions: Sequence[Suggested] | None = None) -> Report:

@@ -31,3 +31,24 @@ def socket_dir() -> Iterator[Path]:
 
     with short_tmp("syncd-sock-") as path:
         yield path
+
+
+# --- the end-of-session secret sweep (tests/test_zz_secret_sweep.py) ------------------------
+
+SWEEP_MODULE = "test_zz_secret_sweep.py"
+
+
+def pytest_collection_modifyitems(items):
+    """Run the secret sweep after every other test, whatever order they were collected in."""
+    items.sort(key=lambda item: item.path.name == SWEEP_MODULE)
+
+
+def pytest_runtest_logreport(report):
+    """Keep what pytest captured of every test phase (output, log records, the error shown
+    on failure) for the sweep, which greps it for every registered secret."""
+    from secrets_registry import CAPTURED
+
+    for name, text in report.sections:
+        CAPTURED.append((f"{report.nodeid} [{name}]", text))
+    if report.failed:
+        CAPTURED.append((f"{report.nodeid} [error]", report.longreprtext))

@@ -20,6 +20,14 @@ class TimelineEntry:
     rule: str
     reason: str
     note: str | None
+    #: Whether the interaction counted for anyone (``counts`` is for this person only).
+    interaction_counts: bool = False
+    #: How many people it involved besides me (None for rows stored before schema 4).
+    participants: int | None = None
+    #: Who else it counted for (name, else address), when it did not count for this person.
+    counted_for: tuple[str, ...] = ()
+    #: The sender's address of mail, when its dedupe key names it (``mid:ID|sender``).
+    sender: str | None = None
 
 
 class QueriesMixin(StoreBase):
@@ -52,6 +60,10 @@ class QueriesMixin(StoreBase):
                           from_epoch(row[7]), from_epoch(row[8]), from_epoch(row[9]),
                           from_epoch(row[10]), from_epoch(row[11]), row[12], row[13])
                 for row in rows]
+
+    def tracked_count(self) -> int:
+        """Return how many people are tracked."""
+        return int(self._db.execute("SELECT count(*) FROM people WHERE tracked = 1").fetchone()[0])
 
     def tracked_people(self) -> list[PersonRow]:
         """Return every tracked person with stats."""
@@ -105,6 +117,12 @@ class QueriesMixin(StoreBase):
         """Return one person by id."""
         rows = self._people("p.id = ?", (person_id,))
         return rows[0] if rows else None
+
+    def people_with_ids(self, person_ids: Sequence[int]) -> list[PersonRow]:
+        """Return the people with these ids (at most a few hundred), in no particular order."""
+        if not person_ids:
+            return []
+        return self._people(f"p.id IN ({','.join('?' * len(person_ids))})", list(person_ids))
 
     def find_people(self, query: str) -> list[int]:
         """Return ids of people whose id, address or name matches ``query`` exactly."""
@@ -161,17 +179,35 @@ class QueriesMixin(StoreBase):
 
     def timeline(self, person_id: int, limit: int = 20,
                  counted_only: bool = True) -> list[TimelineEntry]:
-        """Return the person's latest interactions, newest first."""
+        """Return the person's latest interactions, newest first, with what each was for them:
+        whether it counted for them, for whom else it counted, and the sender of mail."""
         condition = "AND c.counts = 1" if counted_only else ""
         rows = self._db.execute(
-            "SELECT i.at, i.direction, c.counts, i.rule, i.reason, i.note FROM contacts c "
-            "JOIN interactions i ON i.id = c.interaction_id "
+            "SELECT i.at, i.direction, c.counts, i.rule, i.reason, i.note, i.counts, "
+            "c.participants, i.key, CASE WHEN c.counts = 0 AND i.counts = 1 THEN "
+            "(SELECT group_concat(coalesce(nullif(p.name, ''), (SELECT min(a.address) FROM "
+            "addresses a WHERE a.person_id = o.person_id)), '\x1f') FROM contacts o "
+            "JOIN people p ON p.id = o.person_id WHERE o.interaction_id = c.interaction_id "
+            "AND o.counts = 1 AND o.person_id != c.person_id) END "
+            "FROM contacts c JOIN interactions i ON i.id = c.interaction_id "
             f"WHERE c.person_id = ? {condition} ORDER BY i.at DESC LIMIT ?",
             (person_id, limit)).fetchall()
-        return [TimelineEntry(from_epoch(at), direction, bool(counts), rule, reason, note)
-                for at, direction, counts, rule, reason, note in rows]
+        return [TimelineEntry(from_epoch(at), direction, bool(counts), rule, reason, note,
+                              bool(interaction_counts), participants,
+                              tuple(others.split("\x1f")) if others else (), _sender(key))
+                for at, direction, counts, rule, reason, note, interaction_counts, participants,
+                key, others in rows]
 
     def rule_counts(self) -> dict[str, int]:
         """Return how many interactions each rule decided (for summaries)."""
         return dict(self._db.execute(
             "SELECT rule, count(*) FROM interactions GROUP BY rule").fetchall())
+
+
+def _sender(key: str) -> str | None:
+    """Return the sender a mail dedupe key names (``mid:MESSAGE-ID|sender``, see
+    syncd.rules.dedupe_key), else None."""
+    if not key.startswith("mid:"):
+        return None
+    sender = key.rpartition("|")[2]
+    return sender or None

@@ -91,7 +91,7 @@ _MIGRATIONS: tuple[str, ...] = (
         counts INTEGER NOT NULL,
         PRIMARY KEY (interaction_id, person_id)
     ) WITHOUT ROWID;
-    CREATE INDEX contacts_person ON contacts(person_id, at);  -- widened by migration 4
+    CREATE INDEX contacts_person ON contacts(person_id, at);  -- widened by migration 5
     CREATE TABLE person_stats (
         person_id INTEGER PRIMARY KEY,
         last_outgoing INTEGER,
@@ -151,7 +151,39 @@ _MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
-    # 4: the per-person contacts index also covers counts and direction, so a person's
+    # 4: what tie strength needs (syncd suggest, auto_track).
+    # contacts.participants: how many people the interaction involved besides me (1 for a 1:1
+    # message), so "how personal" is summed from contacts alone; older rows count their
+    # interaction's contact rows, which are exactly those participants.
+    # person_stats gains the history summed from counted contacts (syncd.model.History) and
+    # the lasting part of the strength score (syncd.strength), refreshed with the rhythms of
+    # the people whose contacts changed; every row is marked for that refresh here.
+    # strength_key = strength + last_contact x (recency points per second): while recency
+    # still adds points, the full score is strength_key plus a constant of the moment, so
+    # both indexes give the strongest ties in order without computing 50,000 scores.
+    # people.never_auto: `syncd untrack` keeps a person out of auto_track for good;
+    # people.track_reason: why auto_track tracked them (`syncd show --why`).
+    """
+    ALTER TABLE contacts ADD COLUMN participants INTEGER;
+    UPDATE contacts SET participants = (SELECT count(*) FROM contacts AS other
+                                        WHERE other.interaction_id = contacts.interaction_id);
+    ALTER TABLE person_stats ADD COLUMN contact_days INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE person_stats ADD COLUMN two_way_days INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE person_stats ADD COLUMN active_months INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE person_stats ADD COLUMN outgoing INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE person_stats ADD COLUMN incoming INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE person_stats ADD COLUMN meetings INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE person_stats ADD COLUMN personal REAL NOT NULL DEFAULT 0;
+    ALTER TABLE person_stats ADD COLUMN strength REAL;
+    ALTER TABLE person_stats ADD COLUMN strength_key REAL;
+    CREATE INDEX person_stats_strength ON person_stats(strength) WHERE strength IS NOT NULL;
+    CREATE INDEX person_stats_strength_key ON person_stats(strength_key)
+        WHERE strength IS NOT NULL;
+    UPDATE person_stats SET rhythm_dirty = 1;
+    ALTER TABLE people ADD COLUMN never_auto INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE people ADD COLUMN track_reason TEXT;
+    """,
+    # 5: the per-person contacts index also covers counts and direction, so a person's
     # contacts by month (the contact strip, the report's heat map: Store.monthly_activity)
     # and their contact times (rhythms) are read from the index alone, never the table:
     # 4x faster for 500 people at 2,000,000 contacts (bench/report_bench.py).

@@ -59,12 +59,15 @@ class TrackingMixin(IdentityMixin):
 
     def set_tracking(self, person_id: int, tracked: bool, tier: str | None = None,
                      every_days: float | None = None) -> None:
-        """Track (with an optional tier or cadence) or untrack a person."""
+        """Track (with an optional tier or cadence) or untrack a person (``syncd track``/
+        ``untrack``); an untracked person is never auto-tracked again."""
         with self.transaction():
+            # Untracking is for good as far as auto_track goes (never_auto); tracking again
+            # is the user's own choice, so it lifts that.
             self._db.execute("UPDATE people SET tracked = ?, tracked_by = ?, tier = ?, "
-                             "every_days = ? WHERE id = ?",
+                             "every_days = ?, never_auto = ?, track_reason = NULL WHERE id = ?",
                              (int(tracked), "cli" if tracked else None, tier, every_days,
-                              person_id))
+                              int(not tracked), person_id))
 
     def mark_tracked_in_transaction(self, person_id: int, tier: str) -> None:
         """Track a person at ``tier`` unless the config already tracks them (no transaction)."""
@@ -89,17 +92,20 @@ class TrackingMixin(IdentityMixin):
               every_days: float | None = None) -> None:
         """Track a person. With neither ``tier`` nor ``every_days`` an existing tier or cadence
         is kept (re-tracking changes nothing); a tier replaces the person's own cadence, which
-        would beat it (ties.cadence_for)."""
+        would beat it (ties.cadence_for). Tracking is the user's own choice: it lifts an earlier
+        untrack's ban on auto_track (``never_auto``)."""
         with self.transaction():
             if tier is not None:
                 self._db.execute("UPDATE people SET tracked = 1, tracked_by = 'cli', tier = ?, "
-                                 "every_days = NULL WHERE id = ?", (tier, person_id))
+                                 "every_days = NULL, never_auto = 0, track_reason = NULL "
+                                 "WHERE id = ?", (tier, person_id))
             elif every_days is not None:
                 self._db.execute("UPDATE people SET tracked = 1, tracked_by = 'cli', "
-                                 "every_days = ? WHERE id = ?", (every_days, person_id))
+                                 "every_days = ?, never_auto = 0, track_reason = NULL "
+                                 "WHERE id = ?", (every_days, person_id))
             else:
-                self._db.execute("UPDATE people SET tracked = 1, tracked_by = 'cli' "
-                                 "WHERE id = ?", (person_id,))
+                self._db.execute("UPDATE people SET tracked = 1, tracked_by = 'cli', "
+                                 "never_auto = 0, track_reason = NULL WHERE id = ?", (person_id,))
 
     def untrack(self, person_id: int) -> None:
         """Stop tracking a person (their tier and cadence go with it)."""

@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from secrets_registry import secret
 
 from servers.short_paths import short_directory
 
 #: The one password every test user has; tests grep logs and output for it.
-PASSWORD = "Qz7-syncd-test-pw-4Kx"
+PASSWORD = secret("Qz7-syncd-test-pw-4Kx")
 _users = itertools.count(1)
 
 #: Storage formats :func:`running_dovecot` can serve mail from (Dovecot ``mail_location`` drivers).

@@ -36,9 +36,10 @@ def syncd(config: Path, *args: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory) -> tuple[Path, list[dict]]:
+def report(tmp_path_factory) -> tuple[Path, list[dict], list[dict]]:
     """The demo's data and calendar synced, plus a tracked person with a hostile name; the
-    report written by `syncd report --out`, and `syncd people --json` to compare with."""
+    report written by `syncd report --out`, and `syncd people --json` and `syncd suggest
+    --json` to compare with."""
     root = tmp_path_factory.mktemp("report")
     now = datetime.now(UTC)
     data = write_sample_data(root / "sample", now=now)
@@ -51,7 +52,8 @@ def report(tmp_path_factory) -> tuple[Path, list[dict]]:
     out = root / "out" / "ties.html"
     assert syncd(config, "report", "--out", str(out)).strip() == f"wrote {out}"
     people = json.loads(syncd(config, "people", "--json"))
-    return out, people
+    suggested = json.loads(syncd(config, "suggest", "--json"))
+    return out, people, suggested
 
 
 @pytest.fixture
@@ -69,11 +71,15 @@ ROWS = """[...document.querySelectorAll('#heat tbody tr')].map(row => ({
 
 
 def test_the_page_shows_every_tracked_person_of_the_demo_with_their_status(page, report):
-    _, people = report
+    _, people, suggested = report
     rows = page.evaluate(ROWS)
-    shown = {row["name"]: row["chip"] for row in rows}
+    shown = {row["name"]: row["chip"] for row in rows if row["chip"] != "sugg"}
     assert {person.name for person in DEMO_PEOPLE} <= set(shown)
     assert shown == {person["name"]: CHIP_OF_STATUS[person["status"]] for person in people}
+    # The strongest untracked ties of `syncd suggest` join them, marked as suggestions.
+    assert suggested
+    assert {row["name"] for row in rows if row["chip"] == "sugg"} == {
+        person["name"] for person in suggested[:10]}
     assert {row["cells"] for row in rows} == {24}
     assert "quiet" in shown.values() and "ok" in shown.values()
     glance = page.evaluate("document.querySelector('.glance').innerText")
@@ -112,7 +118,7 @@ def test_the_filter_box_keeps_only_the_matching_people(page, report):
     visible = [row["name"] for row in page.evaluate(ROWS) if row["visible"]]
     assert visible == ["Jordan Blake"]
     shown = page.evaluate("document.getElementById('shown').textContent")
-    assert shown == f"1 of {len(report[1])} shown"
+    assert shown == f"1 of {len(report[1]) + min(10, len(report[2]))} shown"
     page.evaluate("(() => {const box = document.getElementById('filter'); box.value = 'quiet';"
                   "box.dispatchEvent(new Event('input'));})()")
     quiet = [row["chip"] for row in page.evaluate(ROWS) if row["visible"]]

@@ -114,7 +114,8 @@ def test_a_database_from_before_the_index_widening_keeps_its_contacts_and_reads_
         old.executescript(migration)
     old.execute(f"PRAGMA user_version = {widening}")
     old.execute("INSERT INTO people(id, name) VALUES (1, 'Ann')")
-    old.execute("INSERT INTO contacts VALUES (7, 1, ?, 'outgoing', 1)",
+    old.execute("INSERT INTO contacts(interaction_id, person_id, at, direction, counts) "
+                "VALUES (7, 1, ?, 'outgoing', 1)",
                 (int(datetime(2026, 10, 2, tzinfo=UTC).timestamp()),))
     old.commit()
     old.close()
