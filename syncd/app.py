@@ -515,10 +515,11 @@ class App:
                 if scored is None or scored.group != (RECONNECT if dormant else TRACK):
                     continue  # the store's SQL mirrors the policy; the policy has the last word
                 result.append(Suggestion(evaluate(person, self.config.tiers, now), scored))
-                if len(result) == limit:
-                    break
+        # The whole page is scored before the cut: ties whose rounded scores are equal at the
+        # limit are then ordered by id whatever the limit (the store orders by the unrounded
+        # key, whose last digits depend on the order SQLite summed a history in).
         result.sort(key=lambda item: (-item.strength.score, item.tie.person.id))
-        return result
+        return result[:limit]
 
     def auto_track(self) -> int:
         """Track the strongest alive ties until ``[general] auto_track`` people are auto-tracked.
