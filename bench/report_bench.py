@@ -12,6 +12,9 @@ the same run:
 - in-process parts of a report: the monthly query, build_report, render_html;
 - the whole `syncd report --out FILE` process; its ratio to the baseline.
 
+The SQL-built database has no tie strengths (they are computed by a sync), so `syncd suggest`
+finds nothing here and the report's suggestion rows cost only their empty query.
+
 Run: python bench/report_bench.py [--people N] [--contacts N] [--tracked N] [--busy-share F]
 [--keep DIR]
 """
@@ -68,7 +71,8 @@ def build(state: Path, people: int, contacts: int, tracked: int, busy_share: flo
         db.executemany("INSERT INTO raw VALUES (?, ?, ?, ?)", rows())
         db.execute("INSERT INTO interactions(id, key, at, direction, counts, rule, reason) "
                    "SELECT id, 'k' || id, at, direction, 1, direction, 'bench' FROM raw")
-        db.execute("INSERT INTO contacts SELECT id, person, at, direction, 1 FROM raw")
+        db.execute("INSERT INTO contacts(interaction_id, person_id, at, direction, counts) "
+                   "SELECT id, person, at, direction, 1 FROM raw")
         db.execute(
             "INSERT INTO person_stats(person_id, last_outgoing, last_incoming, last_meeting, "
             "last_contact, first_contact, interactions, inferred_days) SELECT person_id, "
