@@ -422,13 +422,22 @@ _ROLE_NAMES: tuple[tuple[Role, frozenset[str]], ...] = (
 )
 
 
-def role_for_folder_name(name: str) -> Role:
+def role_for_folder_name(name: str, delimiter: str | None = "/") -> Role:
     """Return the role a folder name implies, from its last path component, case-insensitive.
 
-    ``"[Gmail]/Sent Mail"`` and ``"Gesendet"`` are SENT, ``"Junk E-mail"`` is JUNK, and so
-    on; a name that matches nothing is OTHER.
+    ``delimiter`` separates the levels of ``name``: an IMAP server gives it for each folder in
+    its LIST answer (RFC 3501 §6.3.8; ``"."`` in ``INBOX.Sent`` on Cyrus and Courier, ``"/"``
+    in ``[Gmail]/Sent Mail``), None for a flat name. With ``"/"`` (local stores) a ``\\``
+    (Windows paths) separates too. ``"[Gmail]/Sent Mail"``, ``"INBOX.Sent"`` with ``"."`` and
+    ``"Gesendet"`` are SENT, ``"Junk E-mail"`` is JUNK, and so on; a name that matches nothing
+    is OTHER.
     """
-    last = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    if delimiter == "/":
+        last = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    elif delimiter:
+        last = name.rstrip(delimiter).rsplit(delimiter, 1)[-1]
+    else:
+        last = name
     key = unicodedata.normalize("NFC", last).strip().casefold()
     for role, names in _ROLE_NAMES:
         if key in names:

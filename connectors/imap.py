@@ -59,6 +59,7 @@ from connectors._imap_session import (
     FolderInfo,
     FolderStatus,
     Lost,
+    Namespaces,
     Refused,
     Session,
     Settings,
@@ -146,7 +147,9 @@ class ImapConnector:
             # send a password in clear text over a network either.
             raise SourceError(f'tls = "none" is allowed only for a server on this machine, not '
                               f"{self.settings.host}; use implicit or starttls")
-        self._include = tuple(options.get("folders") or ("*",))
+        #: ``folders`` as configured; the default "*" selects only the personal namespace.
+        self._named = tuple(options.get("folders") or ())
+        self._include = self._named or ("*",)
         self._exclude = tuple(options.get("exclude_folders") or ())
         #: Seconds between reconnect attempts; tests shorten it.
         self.backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -182,21 +185,35 @@ class ImapConnector:
 
     def folders(self, connection: Connection) -> list[ImapFolder]:
         """Return the folders to read, Sent-role first; see the module docstring."""
-        listed = connection.list_folders()
+        listed = [folder for folder in connection.list_folders()
+                  if not folder.attributes & {"\\noselect", "\\nonexistent"}]
         if "X-GM-EXT-1" in connection.capabilities:
             everything = [folder for folder in listed if "\\all" in folder.attributes]
             if everything:
                 return [ImapFolder(everything[0].name, Role.ARCHIVE)]
+        namespaces = connection.namespaces()
+        # RFC 6154 attributes are the truth where a server gives any; names are a guess only
+        # for a server that marks nothing (PROTOCOL-NOTES rule 7).
+        by_name = not any(folder.attributes & _SPECIAL_USE.keys() for folder in listed)
         chosen = []
         for folder in listed:
-            if folder.attributes & {"\\noselect", "\\nonexistent"}:
-                continue
-            role = _role(folder)
-            if role in NEVER_COUNTED_ROLES:
-                continue
-            if not any(fnmatch.fnmatchcase(folder.name, glob) for glob in self._include):
-                continue
             if any(fnmatch.fnmatchcase(folder.name, glob) for glob in self._exclude):
+                continue
+            outside = _outside_prefix(folder.name, namespaces)
+            if outside is None:
+                role = _role(folder, by_name=by_name)
+                if not any(fnmatch.fnmatchcase(folder.name, glob) for glob in self._include):
+                    continue
+            else:
+                # Another user's or a shared folder: read only when ``folders`` names it, and
+                # never as Sent, so nothing in it makes an address "mine" (RFC 2342 §5).
+                if not any(glob.startswith(outside) and fnmatch.fnmatchcase(folder.name, glob)
+                           for glob in self._named):
+                    continue
+                role = _role(folder, by_name=True)
+                if role not in NEVER_COUNTED_ROLES:
+                    role = Role.OTHER
+            if role in NEVER_COUNTED_ROLES:
                 continue
             chosen.append(ImapFolder(folder.name, role))
         chosen.sort(key=lambda folder: (folder.role is not Role.SENT, folder.name))
@@ -497,14 +514,39 @@ def _halves(uids: list[int]) -> list[list[int]]:
     return [part for part in (uids[:middle], uids[middle:]) if part]
 
 
-def _role(folder: FolderInfo) -> Role:
-    """Role from RFC 6154 attributes; INBOX by name (RFC 3501 §5.1); else the usual names."""
+def _role(folder: FolderInfo, *, by_name: bool) -> Role:
+    """Role from RFC 6154 attributes; INBOX by name (RFC 3501 §5.1); else, with ``by_name``,
+    the usual names, split on the delimiter LIST gave for this folder (``INBOX.Sent``)."""
     for attribute, role in _SPECIAL_USE.items():
         if attribute in folder.attributes:
             return role
     if folder.name.upper() == "INBOX":
         return Role.INBOX
-    return role_for_folder_name(folder.name)
+    return role_for_folder_name(folder.name, folder.delimiter) if by_name else Role.OTHER
+
+
+def _outside_prefix(name: str, namespaces: Namespaces | None) -> str | None:
+    """Return None when ``name`` is in my personal namespace, else the prefix of the other
+    users' or shared namespace it is in (RFC 2342).
+
+    The longest matching prefix decides (Cyrus's standard mode has personal ``INBOX.``, other
+    users ``user.`` and shared ``""``); INBOX is always mine (RFC 3501 §5.1), as is a namespace's
+    own root (``INBOX`` for the prefix ``INBOX.``). Without NAMESPACE the whole tree is
+    personal; a name in no namespace is not.
+    """
+    if namespaces is None or name.upper() == "INBOX":
+        return None
+    best: tuple[int, bool, str] | None = None
+    for personal, entries in ((True, namespaces.personal), (False, namespaces.other_users),
+                              (False, namespaces.shared)):
+        for prefix, delimiter in entries:
+            root = prefix[: -len(delimiter)] if delimiter and prefix.endswith(delimiter) else ""
+            if (name.startswith(prefix) or (root and name == root)) and (
+                    best is None or len(prefix) > best[0]):
+                best = (len(prefix), personal, prefix)
+    if best is None:
+        return "" if namespaces.personal else None
+    return None if best[1] else best[2]
 
 
 def _gmail_role(labels: tuple[str, ...], default: Role) -> Role:

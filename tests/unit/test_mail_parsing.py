@@ -421,6 +421,26 @@ def test_folder_roles_come_from_the_last_name_component(name: str, role: Role) -
 
 
 @pytest.mark.parametrize(
+    ("name", "delimiter", "role"),
+    [
+        # What Debian's Cyrus, Courier and Dovecot with prefix = INBOX. list (RFC 3501 §6.3.8).
+        ("INBOX.Sent", ".", Role.SENT),
+        ("INBOX.Junk", ".", Role.JUNK),
+        ("INBOX.Trash", ".", Role.TRASH),
+        ("INBOX.Drafts", ".", Role.DRAFTS),
+        ("INBOX.Sent.2023", ".", Role.OTHER),
+        ("INBOX.Sent", "/", Role.OTHER),  # "/" is the delimiter: one folder named so
+        ("Sent.old", "/", Role.OTHER),
+        ("Archive:Sent", ":", Role.SENT),
+        ("Sent", None, Role.SENT),  # a flat namespace (NIL delimiter)
+    ],
+)
+def test_folder_roles_split_names_on_the_delimiter_the_server_lists(
+        name: str, delimiter: str | None, role: Role) -> None:
+    assert role_for_folder_name(name, delimiter) is role
+
+
+@pytest.mark.parametrize(
     ("labels", "role"),
     [
         ("Sent,Opened", Role.SENT),
