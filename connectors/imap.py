@@ -1,9 +1,14 @@
 """IMAP source: the header metadata of every message in the selected folders of one account.
 
 Folders: found by RFC 6154 SPECIAL-USE attribute (``\\Sent``, ``\\Junk``, ``\\Trash``,
-``\\Drafts``, ``\\All``, ``\\Archive``), by name only when the server marks none
-(PROTOCOL-NOTES rule 7). Junk, trash and drafts are never read; ``folders`` /
-``exclude_folders`` globs select among the rest. On Gmail (capability ``X-GM-EXT-1``) only the
+``\\Drafts``, ``\\All``, ``\\Archive``); by name only when the server marks no folder at all
+(PROTOCOL-NOTES rule 7), the name split on the hierarchy delimiter LIST gives for that folder
+(``INBOX.Sent`` with ``"."`` on Cyrus and Courier). Junk, trash and drafts are never read;
+``folders`` / ``exclude_folders`` globs select among the rest. Only my personal namespace is
+read (RFC 2342 NAMESPACE; the whole tree when the server has no NAMESPACE): another user's or a
+shared folder (``Other Users/alice/Sent``, ``user.alice.Sent``) is read only when a ``folders``
+glob spells out its namespace prefix, and then never as Sent, so nothing in it makes an address
+mine. On Gmail (capability ``X-GM-EXT-1``) only the
 ``\\All`` folder is read, once, and each message's X-GM-LABELS say whether it is sent mail,
 instead of reading every label folder (Gmail IMAP extensions).
 
@@ -45,6 +50,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+import re
 import time
 from collections.abc import Container, Iterator, Mapping
 from dataclasses import dataclass
@@ -207,8 +213,8 @@ class ImapConnector:
             else:
                 # Another user's or a shared folder: read only when ``folders`` names it, and
                 # never as Sent, so nothing in it makes an address "mine" (RFC 2342 §5).
-                if not any(glob.startswith(outside) and fnmatch.fnmatchcase(folder.name, glob)
-                           for glob in self._named):
+                if not any(_names_namespace(glob, outside) and fnmatch.fnmatchcase(
+                        folder.name, glob) for glob in self._named):
                     continue
                 role = _role(folder, by_name=True)
                 if role not in NEVER_COUNTED_ROLES:
@@ -523,6 +529,14 @@ def _role(folder: FolderInfo, *, by_name: bool) -> Role:
     if folder.name.upper() == "INBOX":
         return Role.INBOX
     return role_for_folder_name(folder.name, folder.delimiter) if by_name else Role.OTHER
+
+
+def _names_namespace(glob: str, prefix: str) -> bool:
+    """True when ``glob`` spells out a folder of the namespace ``prefix``: its text before the
+    first wildcard is not empty and starts with the prefix (``Other Users/alice/*`` does,
+    ``*`` never does, so ``folders = ["*"]`` still reads only my own folders)."""
+    literal = re.split(r"[*?\[]", glob, maxsplit=1)[0]
+    return bool(literal) and literal.startswith(prefix)
 
 
 def _outside_prefix(name: str, namespaces: Namespaces | None) -> str | None:

@@ -63,6 +63,12 @@ def imapd_binary() -> Path:
         work.chmod(0o777)  # apt-get downloads as the _apt user when it can
         done = subprocess.run(["apt-get", "download", "-q", "cyrus-imapd"], cwd=work,
                               capture_output=True, stdin=subprocess.DEVNULL)
+        if done.returncode != 0 and os.geteuid() == 0:
+            # A fresh machine may have no package lists yet.
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True,
+                           stdin=subprocess.DEVNULL)
+            done = subprocess.run(["apt-get", "download", "-q", "cyrus-imapd"], cwd=work,
+                                  capture_output=True, stdin=subprocess.DEVNULL)
         packages = sorted(work.glob("cyrus-imapd_*.deb"))
         if done.returncode != 0 or not packages:
             raise RuntimeError("apt-get download cyrus-imapd failed:\n"
