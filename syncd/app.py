@@ -52,8 +52,16 @@ class App:
         self.store.close()
 
     def apply_config(self) -> None:
-        """Write the config's own addresses, people and ignore rules into the store."""
+        """Write the config's own addresses, people and ignore rules into the store.
+
+        Mail already stored that names an address newly added to ``[me]`` is decided again
+        (``Engine.revisit``), as if the address had been mine all along.
+        """
+        known = self.store.my_addresses()
         self.store.set_configured_addresses(self.config.me)
+        added = set(self.config.me) - known
+        if added and known:
+            Engine(self.store, self.rules(), self.clock).revisit(added)
         self.store.sync_configured_people([
             (person.name, person.addresses, person.tier,
              person.every.total_seconds() / 86400 if person.every else None)

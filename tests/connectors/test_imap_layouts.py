@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 from imap_helpers import connector, mail, pull_all
-from servers.dovecot import Dovecot, running_dovecot
+from servers.dovecot import Dovecot, dovecot_plain, running_dovecot  # noqa: F401 - a fixture
 from servers.gmail import GmailProxy, gmail_proxy
 
+import connectors.imap as imap_source
 from syncd.engine import Engine
 from syncd.model import Role
 from syncd.rules import Rules
@@ -138,3 +139,45 @@ def test_an_inbox_prefix_namespace_without_special_use_gets_roles_from_names_spl
     # My old address, seen only as From in Sent, is learned before INBOX is read.
     assert "old@example.com" in store.my_addresses()
     assert people(store) == {"alice@example.org", "bob@example.org", "carol@example.org"}
+
+
+# --- read order ---------------------------------------------------------------------------------
+
+TO_ALIAS = mail(11, "dave@example.org", "alias@example.com")
+FROM_ALIAS = mail(12, "alias@example.com", "frank@example.org")
+
+
+@pytest.fixture
+def one_message_per_page(monkeypatch):
+    """Every message in its own FETCH and page, so the page that teaches my alias is not the
+    page that needs it (on a real mailbox: 500-message pages)."""
+    monkeypatch.setattr(imap_source, "_BATCH", 1)
+    monkeypatch.setattr(imap_source, "_PAGE_SIZE", 1)
+
+
+@pytest.mark.parametrize("alias_sent_first", [False, True], ids=["to-alias-first",
+                                                                 "sent-first"])
+def test_on_gmail_mail_to_an_alias_counts_whether_read_before_or_after_mail_sent_from_it(
+        gmail, one_message_per_page, alias_sent_first):
+    server, proxy, user = gmail
+    messages = [(TO_ALIAS, ("\\Inbox",)), (FROM_ALIAS, ("\\Sent",))]
+    gmail_mailbox(proxy, server, user, messages[::-1] if alias_sent_first else messages)
+    store = sync(server, user, proxy.port)
+    assert people(store) == {"dave@example.org", "frank@example.org"}
+    assert "alias@example.com" in store.my_addresses()
+
+
+@pytest.mark.parametrize("alias_sent_first", [False, True], ids=["to-alias-first",
+                                                                 "sent-first"])
+def test_on_a_plain_server_mail_to_an_alias_counts_whether_read_before_or_after_mail_sent_from_it(
+        dovecot_plain, alias_sent_first):  # noqa: F811
+    server = dovecot_plain
+    user = server.new_user()
+    store = Store.in_memory()
+    store.set_configured_addresses(["me@example.com"])
+    engine = Engine(store, Rules(), lambda: NOW)
+    arrivals = [("INBOX", TO_ALIAS), ("Sent", FROM_ALIAS)]
+    for folder, raw in arrivals[::-1] if alias_sent_first else arrivals:
+        put(server, user, folder, [raw])  # one arrives, a sync runs, then the other
+        assert engine.sync("work", connector(server, user)).error is None
+    assert people(store) == {"dave@example.org", "frank@example.org"}
