@@ -60,7 +60,7 @@ class App:
         known = self.store.my_addresses()
         self.store.set_configured_addresses(self.config.me)
         added = set(self.config.me) - known
-        if added and known:
+        if added:
             Engine(self.store, self.rules(), self.clock).revisit(added)
         self.store.sync_configured_people([
             (person.name, person.addresses, person.tier,
