@@ -2,9 +2,10 @@
 both its namespace modes (``INBOX.Sent`` with "." and ``Sent`` with "/"), with and without
 SPECIAL-USE attributes on the folders, and with another user's folders shared to the user.
 
-The connector contract runs here too; of the Dovecot IMAP tests, the representative ones (first
-sync Sent first, roles, incremental passes, a recreated folder) run against Cyrus, since most
-others exercise Dovecot-specific fault injection (its Maildir, restarts, a cutting proxy).
+The connector contract runs against Cyrus in tests/contract. Of the Dovecot IMAP tests, the
+representative ones (first sync Sent first, roles, incremental passes, a recreated folder) run
+here too; most others exercise Dovecot-specific fault injection (writing its Maildir directly,
+restarts, a cutting proxy).
 """
 
 from __future__ import annotations
@@ -21,18 +22,13 @@ from syncd.engine import Engine
 from syncd.model import Role
 from syncd.rules import Rules
 from syncd.store import Store
-from tests.contract.base import ConnectorContract
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 SPECIAL = ("Sent", "Junk", "Trash", "Drafts")
 
 
 def connector(server: Cyrus, user: str, **options: object) -> ImapConnector:
-    from zoneinfo import ZoneInfo
-
-    source = ImapConnector("work", server.options(user, **options), ZoneInfo("UTC"))
-    source.backoff = (0.05, 0.1, 0.2, 0.5, 1.0)
-    return source
+    return server.connector(user, **options)
 
 
 def make_folders(server: Cyrus, user: str, *, marked: bool) -> None:
@@ -53,13 +49,7 @@ def make_folders(server: Cyrus, user: str, *, marked: bool) -> None:
 
 
 def put(server: Cyrus, user: str, folder: str, messages: list[bytes]) -> None:
-    client = server.client(user)
-    try:
-        for raw in messages:
-            client.append(server.personal(folder), raw,
-                          msg_time=datetime(2024, 3, 1, 12, tzinfo=UTC))
-    finally:
-        client.logout()
+    server.put(user, folder, messages)
 
 
 def sync(server: Cyrus, user: str, store: Store | None = None, **options: object) -> Store:
@@ -77,28 +67,6 @@ def people(store: Store) -> set[str]:
 
 def folder_of(source_id: str) -> str:
     return source_id.rsplit("/", 2)[0]
-
-
-# --- the contract ------------------------------------------------------------------------------
-
-
-class TestCyrusContract(ConnectorContract):
-    @pytest.fixture(autouse=True)
-    def _server(self, cyrus):  # noqa: F811 - the fixture imported above
-        self.server = cyrus
-        self.user = cyrus.new_user()
-
-    def make_source(self, messages):
-        self.add_messages(messages)
-        return connector(self.server, self.user)
-
-    def add_messages(self, messages):
-        put(self.server, self.user, "INBOX", list(messages))
-
-    def add_unreadable(self):
-        # Cyrus refuses to store a message whose header block is not made of fields; one
-        # with neither From nor any recipient is stored, and holds nothing syncd can use.
-        put(self.server, self.user, "INBOX", [b"Subject: nobody at all\r\n\r\nbody\r\n"])
 
 
 # --- folders ------------------------------------------------------------------------------------

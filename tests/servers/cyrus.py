@@ -154,6 +154,27 @@ class Cyrus:
         client.login(user, PASSWORD)
         return client
 
+    def put(self, user: str, folder: str, messages: list[bytes]) -> None:
+        """APPEND ``messages`` to ``user``'s personal ``folder`` (``Sent``: ``INBOX.Sent`` in
+        the standard namespace), delivered 2024-03-01 12:00 UTC."""
+        client = self.client(user)
+        try:
+            for raw in messages:
+                client.append(self.personal(folder), raw,
+                              msg_time=dt.datetime(2024, 3, 1, 12, tzinfo=dt.UTC))
+        finally:
+            client.logout()
+
+    def connector(self, user: str, **options: object):  # -> connectors.imap.ImapConnector
+        """The IMAP source of ``user`` (``options`` added to its ``[sources.work]``)."""
+        from zoneinfo import ZoneInfo
+
+        from connectors.imap import ImapConnector
+
+        source = ImapConnector("work", self.options(user, **options), ZoneInfo("UTC"))
+        source.backoff = (0.05, 0.1, 0.2, 0.5, 1.0)
+        return source
+
     def options(self, user: str, **extra: object) -> dict[str, object]:
         """``[sources.NAME]`` options for ``user``, as the config loader returns them."""
         options: dict[str, object] = {"host": "127.0.0.1", "port": self.port, "username": user,
