@@ -197,7 +197,12 @@ class ImapConnector:
             everything = [folder for folder in listed if "\\all" in folder.attributes]
             if everything:
                 return [ImapFolder(everything[0].name, Role.ARCHIVE)]
-        namespaces = connection.namespaces()
+        try:
+            namespaces = connection.namespaces()
+        except Refused as refused:
+            logger.info("imap %s: the server refused NAMESPACE (%s); reading every folder it "
+                        "lists as mine", self.name, refused)
+            namespaces = None
         # RFC 6154 attributes are the truth where a server gives any; names are a guess only
         # for a server that marks nothing (PROTOCOL-NOTES rule 7).
         by_name = not any(folder.attributes & _SPECIAL_USE.keys() for folder in listed)
