@@ -257,6 +257,8 @@ class Engine:
                 decisions.setdefault(interaction_id, []).append(
                     classify_message(message, mine.__contains__, self.rules))
         changed = self.store.redecide(decisions)
+        if changed:
+            self.refresh_rhythms()
         log.info("revisited %d messages involving %d newly known addresses of mine: %d changed",
                  sum(len(texts) for texts in kept.values()), len(set(addresses)), changed)
         return changed
