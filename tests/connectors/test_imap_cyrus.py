@@ -19,6 +19,7 @@ from servers.cyrus import Cyrus, cyrus  # noqa: F401 - a fixture
 
 from connectors.imap import ImapConnector
 from syncd.engine import Engine
+from syncd.errors import SourceEmpty
 from syncd.model import Role
 from syncd.rules import Rules
 from syncd.store import Store
@@ -176,3 +177,57 @@ def test_another_users_folders_named_in_folders_are_read_but_never_as_mine(share
     assert f"{alice}@example.com" not in store.my_addresses()
     # Her mail is between her and others: none of it is contact of mine.
     assert people(store) == {f"{alice}@example.com"}
+
+
+# --- the rest of a pass -------------------------------------------------------------------------
+
+
+def test_source_ids_dates_and_flags_on_cyrus(cyrus):  # noqa: F811
+    server = cyrus
+    user = server.new_user()
+    put(server, user, "INBOX", [mail(1, date="Fri, 1 Mar 2024 10:00:00 +0100")])
+    client = server.client(user)
+    try:
+        validity = client.folder_status("INBOX", ["UIDVALIDITY"])[b"UIDVALIDITY"]
+        _, [record], _, _ = pull_all(connector(server, user))
+        client.select_folder("INBOX", readonly=True)
+        flags = client.get_flags([1])[1]
+    finally:
+        client.logout()
+    assert record.source_id == f"INBOX/{validity}/1"
+    assert record.date == datetime(2024, 3, 1, 9, tzinfo=UTC)
+    assert record.received == datetime(2024, 3, 1, 12, tzinfo=UTC)
+    assert b"\\Seen" not in flags  # BODY.PEEK
+
+
+def test_an_account_listing_nothing_is_an_error_but_a_folder_emptied_alone_is_not(cyrus):  # noqa: F811
+    server = cyrus
+    user = server.new_user()
+    make_folders(server, user, marked=True)
+    put(server, user, "INBOX", [mail(1)])
+    source = connector(server, user)
+    _, _, _, cursor = pull_all(source)
+    client = server.client(user)
+    try:
+        client.select_folder("INBOX")
+        client.delete_messages([1])
+        client.expunge()
+    finally:
+        client.logout()
+    with pytest.raises(SourceEmpty, match="syncd sync work --full"):
+        pull_all(source, cursor)
+    put(server, user, "Sent", [mail(2, f"{user}@example.com", "bob@example.org")])
+    _, records, _, _ = pull_all(source, cursor)
+    assert [record.message_id for record in records] == ["2@test"]
+
+
+def test_idle_on_cyrus_reports_new_mail(cyrus):  # noqa: F811
+    server = cyrus
+    user = server.new_user()
+    source = connector(server, user)
+    try:
+        assert source.wait_for_changes(0.2) is False  # nothing arrived
+        put(server, user, "INBOX", [mail(1)])
+        assert source.wait_for_changes(10) is True
+    finally:
+        source.close()
