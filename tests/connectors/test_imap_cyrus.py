@@ -10,6 +10,7 @@ restarts, a cutting proxy).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -227,7 +228,12 @@ def test_idle_on_cyrus_reports_new_mail(cyrus):  # noqa: F811
     source = connector(server, user)
     try:
         assert source.wait_for_changes(0.2) is False  # nothing arrived
-        put(server, user, "INBOX", [mail(1)])
-        assert source.wait_for_changes(10) is True
+        # Mail arrives while the source waits in IDLE (Cyrus polls every imapidlepoll = 1 s).
+        arrival = threading.Timer(0.5, put, (server, user, "INBOX", [mail(1)]))
+        arrival.start()
+        try:
+            assert source.wait_for_changes(20) is True
+        finally:
+            arrival.join()
     finally:
         source.close()

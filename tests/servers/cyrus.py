@@ -204,6 +204,8 @@ altnamespace: {alternate}
 unixhierarchysep: {alternate}
 autocreate_quota: 0
 virtdomains: off
+# No idled runs: IDLE polls the mailbox this often (seconds).
+imapidlepoll: 1
 """
     cyrus_conf = f"""\
 START {{
