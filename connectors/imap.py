@@ -551,7 +551,8 @@ def _outside_prefix(name: str, namespaces: Namespaces | None) -> str | None:
     The longest matching prefix decides (Cyrus's standard mode has personal ``INBOX.``, other
     users ``user.`` and shared ``""``); INBOX is always mine (RFC 3501 §5.1), as is a namespace's
     own root (``INBOX`` for the prefix ``INBOX.``). Without NAMESPACE the whole tree is
-    personal; a name in no namespace is not.
+    personal, and so is a name in no namespace at all: another user's folders always carry
+    their namespace's prefix, a server's quirk more likely leaves it off my own.
     """
     if namespaces is None or name.upper() == "INBOX":
         return None
@@ -563,9 +564,7 @@ def _outside_prefix(name: str, namespaces: Namespaces | None) -> str | None:
             if (name.startswith(prefix) or (root and name == root)) and (
                     best is None or len(prefix) > best[0]):
                 best = (len(prefix), personal, prefix)
-    if best is None:
-        return "" if namespaces.personal else None
-    return None if best[1] else best[2]
+    return None if best is None or best[1] else best[2]
 
 
 def _gmail_role(labels: tuple[str, ...], default: Role) -> Role:

@@ -24,7 +24,7 @@ INBOX_PREFIX = Namespaces((("INBOX.", "."),), (), ())
     (CYRUS_ALTERNATE, "Other Users/alice/Sent", "Other Users/"),
     (CYRUS_ALTERNATE, "Shared Folders/team", "Shared Folders/"),
     (INBOX_PREFIX, "INBOX.Junk", None),
-    (INBOX_PREFIX, "Sent", ""),  # in no namespace at all: not mine
+    (INBOX_PREFIX, "Sent", None),  # in no namespace at all: a quirk of my own tree
     (None, "Other Users/alice/Sent", None),  # no NAMESPACE: the whole tree is mine
 ])
 def test_a_folder_is_mine_when_its_longest_matching_namespace_is_personal(namespaces, name,
