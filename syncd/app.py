@@ -16,8 +16,9 @@ from connectors.base import Connector
 from syncd.config import Config, SourceConfig
 from syncd.engine import Engine, ProgressCallback, SyncReport
 from syncd.errors import PersonNotFound, UsageError
+from syncd.model import PersonRow
 from syncd.rules import AddressPatterns, Rules
-from syncd.store import PersonRow, Store
+from syncd.store import Store
 from syncd.ties import DEFAULT_CADENCE, Tie, due_ties, evaluate
 
 log = logging.getLogger(__name__)

@@ -170,3 +170,24 @@ class Decision:
     counted: tuple[Address, ...] = ()
     participants: tuple[Address, ...] = ()
     dedupe_key: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRow:
+    """A person with their stats, as listings and the pure policy (ties, alerts) need them."""
+
+    id: int
+    name: str
+    addresses: tuple[str, ...]
+    tracked: bool
+    tier: str | None
+    every_days: float | None
+    snoozed_until: datetime | None
+    last_outgoing: datetime | None
+    last_incoming: datetime | None
+    last_meeting: datetime | None
+    last_manual: datetime | None
+    last_contact: datetime | None
+    first_contact: datetime | None
+    interactions: int
+    inferred_days: float | None

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from syncd.store import PersonRow
+from syncd.model import PersonRow
 
 DEFAULT_CADENCE = timedelta(days=90)
 #: Rhythm inference needs this many distinct contact days (so at least this many - 1 gaps).

@@ -1,0 +1,39 @@
+"""The state database: SQLite, one file, owned by the user alone.
+
+One :class:`Store` over ONE connection and ONE transaction owner, assembled from parts a
+newcomer can find by name:
+
+- :mod:`~syncd.store.schema`: migrations, opening, ``transaction()`` and ``batch()``
+  (and why the schema looks like it does);
+- :mod:`~syncd.store.cursors`: source cursors, source health and skips;
+- :mod:`~syncd.store.writer`: the page writer (interactions, observations, contacts);
+- :mod:`~syncd.store.stats`: derived per-person stats and inferred rhythms;
+- :mod:`~syncd.store.identity`: people by address, interactions by dedupe key, my addresses;
+- :mod:`~syncd.store.upcoming`: upcoming meetings;
+- :mod:`~syncd.store.tracking`: the user's tracking choices and ``[[people]]``;
+- :mod:`~syncd.store.settings`: settings and ignore patterns;
+- :mod:`~syncd.store.queries`: people listings, ``due`` candidates, the timeline;
+- :mod:`~syncd.store.alerts`: the alert log;
+- :mod:`~syncd.store.revisit`: messages kept to be decided again when an address of mine is
+  learned later.
+"""
+
+from __future__ import annotations
+
+from syncd.model import PersonRow
+from syncd.store.alerts import AlertsMixin
+from syncd.store.cursors import CursorsMixin, SourceRow
+from syncd.store.queries import QueriesMixin, TimelineEntry
+from syncd.store.revisit import RevisitMixin
+from syncd.store.schema import DATABASE_NAME, SCHEMA_VERSION, StoreBase, from_epoch, to_epoch
+from syncd.store.settings import SettingsMixin
+from syncd.store.tracking import TrackingMixin
+from syncd.store.writer import WriterMixin
+
+__all__ = ["DATABASE_NAME", "SCHEMA_VERSION", "PersonRow", "SourceRow", "Store", "StoreBase",
+           "TimelineEntry", "from_epoch", "to_epoch"]
+
+
+class Store(WriterMixin, TrackingMixin, CursorsMixin, SettingsMixin, QueriesMixin,
+            AlertsMixin, RevisitMixin):
+    """The SQLite state database. Not thread-safe: one Store per thread."""

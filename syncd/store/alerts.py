@@ -1,0 +1,55 @@
+"""The alert log: every notification sent and every action taken, so a restart repeats
+nothing (:mod:`syncd.alerts` decides, the daemon records here)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from syncd.store.schema import StoreBase, to_epoch
+
+
+class AlertsMixin(StoreBase):
+    """Recording notifications and actions, and reading them back."""
+
+    # Row kinds in ``alerts``: "alert" (one person named in a notification of their own),
+    # "digest" (one row per person named in a digest; ``detail`` is the digest's id, so a
+    # digest counts once towards max_per_day), and user actions "snooze" / "done".
+
+    def record_notification(self, kind: str, people: Sequence[tuple[int, datetime | None]],
+                            at: datetime, group: str) -> None:
+        """Record one sent notification naming ``people`` (person id, due date), atomically."""
+        epoch = to_epoch(at)
+        with self.transaction():
+            self._db.executemany(
+                "INSERT INTO alerts(person_id, kind, at, due_at, detail) VALUES (?, ?, ?, ?, ?)",
+                [(person_id, kind, epoch, to_epoch(due_at), group)
+                 for person_id, due_at in people])
+
+    def record_alert_action(self, person_id: int, kind: str, at: datetime,
+                            detail: str | None = None) -> None:
+        """Record an action taken on an alert (``snooze`` or ``done``)."""
+        with self.transaction():
+            self._db.execute("INSERT INTO alerts(person_id, kind, at, detail) VALUES (?, ?, ?, ?)",
+                             (person_id, kind, to_epoch(at), detail))
+
+    def last_alerted(self) -> dict[int, datetime]:
+        """Return, per person, the last time they were named in a notification."""
+        return {person_id: datetime.fromtimestamp(at, UTC) for person_id, at in self._db.execute(
+            "SELECT person_id, max(at) FROM alerts WHERE kind IN ('alert', 'digest') "
+            "GROUP BY person_id")}
+
+    def notifications_since(self, since: datetime) -> int:
+        """Return how many notifications were sent at or after ``since`` (a digest is one)."""
+        row = self._db.execute(
+            "SELECT count(CASE WHEN kind = 'alert' THEN 1 END), "
+            "count(DISTINCT CASE WHEN kind = 'digest' THEN detail END) "
+            "FROM alerts WHERE at >= ? AND kind IN ('alert', 'digest')",
+            (to_epoch(since),)).fetchone()
+        return int(row[0]) + int(row[1])
+
+    def alert_actions(self, person_id: int) -> list[tuple[str, datetime, str | None]]:
+        """Return (kind, when, detail) of every alert and action about a person, oldest first."""
+        return [(kind, datetime.fromtimestamp(at, UTC), detail) for kind, at, detail in
+                self._db.execute("SELECT kind, at, detail FROM alerts WHERE person_id = ? "
+                                 "ORDER BY at, id", (person_id,))]

@@ -1,0 +1,169 @@
+"""Identity: which person an address is, which interaction a dedupe key is, and mine.
+
+People are created as addresses are first seen (named after the first display name seen);
+``merge_addresses`` makes several addresses one person, moving their contacts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from syncd.model import Address, Decision
+from syncd.store.schema import to_epoch
+from syncd.store.stats import StatsMixin
+
+#: Keys per ``IN (...)`` lookup: well under SQLite's 999 variables of old builds.
+_LOOKUP_CHUNK = 500
+
+
+class IdentityMixin(StatsMixin):
+    """People by address, interactions by dedupe key, and the addresses that are mine."""
+
+    def my_addresses(self) -> set[str]:
+        """Return every address known to be mine (config and learned from Sent folders)."""
+        return {row[0] for row in self._db.execute("SELECT address FROM my_addresses")}
+
+    def set_configured_addresses(self, addresses: Iterable[str]) -> None:
+        """Make ``addresses`` the configured set of mine (learned ones are kept)."""
+        wanted = set(addresses)
+        current = {row[0] for row in self._db.execute(
+            "SELECT address FROM my_addresses WHERE origin = 'config'")}
+        if current == wanted:
+            return  # nothing to write: see sync_configured_people
+        with self.transaction():
+            self._db.execute("DELETE FROM my_addresses WHERE origin = 'config'")
+            self._db.executemany("INSERT OR REPLACE INTO my_addresses VALUES (?, 'config')",
+                                 [(address,) for address in wanted])
+
+    def _interaction_ids(self, decisions: Sequence[Decision]) -> list[tuple[int, bool]]:
+        """Return (interaction id, whether created now) per decision, in order.
+
+        Decisions are taken in turn: a key seen twice is created once, and a counting copy
+        upgrades a non-counting one (e.g. a copy in Junk, then one in INBOX). One lookup per
+        500 keys and one insert for all new ones. Ids are given here, which is safe inside the write
+        transaction ``apply`` holds.
+        """
+        if not decisions:
+            return []
+        known: dict[str, list[int]] = {}  # key -> [id, counts]
+        keys = list({decision.dedupe_key: None for decision in decisions})
+        for offset in range(0, len(keys), _LOOKUP_CHUNK):
+            chunk = keys[offset:offset + _LOOKUP_CHUNK]
+            for interaction_id, key, counts in self._db.execute(
+                    "SELECT id, key, counts FROM interactions WHERE key IN "
+                    f"({','.join('?' * len(chunk))})", chunk):
+                known[key] = [interaction_id, counts]
+        next_id = int(self._db.execute(
+            "SELECT coalesce(max(id), 0) FROM interactions").fetchone()[0]) + 1
+        created: list[tuple[object, ...]] = []
+        upgraded: list[tuple[object, ...]] = []
+        result: list[tuple[int, bool]] = []
+        for decision in decisions:
+            values = (to_epoch(decision.at),
+                      decision.direction.value if decision.direction else None,
+                      int(decision.counts), decision.rule, decision.reason)
+            entry = known.get(decision.dedupe_key)
+            if entry is None:
+                known[decision.dedupe_key] = [next_id, int(decision.counts)]
+                created.append((next_id, decision.dedupe_key, *values))
+                result.append((next_id, True))
+                next_id += 1
+                continue
+            if decision.counts and not entry[1]:
+                # Seen before where it did not count (e.g. a copy in Junk); this copy does.
+                entry[1] = 1
+                upgraded.append((*values, entry[0]))
+            result.append((entry[0], False))
+        self._db.executemany("INSERT INTO interactions(id, key, at, direction, counts, rule, "
+                             "reason) VALUES (?, ?, ?, ?, ?, ?, ?)", created)
+        self._db.executemany("UPDATE interactions SET at = ?, direction = ?, counts = ?, "
+                             "rule = ?, reason = ? WHERE id = ?", upgraded)
+        return result
+
+    def _resolve_people(self, addresses: Iterable[Address]) -> None:
+        """Put every one of ``addresses`` in the address cache (see :meth:`person_for_address`):
+        new people are named after the first display name seen, unnamed ones get the first
+        name seen. One lookup per 500 addresses and one insert per table for the new ones."""
+        wanted: dict[str, str] = {}  # address -> the first display name seen ('' if none)
+        for address in addresses:
+            cached = self._people_by_address.get(address.email)
+            if cached is not None and (cached[1] or not address.name):
+                continue
+            if not wanted.get(address.email):
+                wanted[address.email] = address.name
+        if not wanted:
+            return
+        emails = list(wanted)
+        found: dict[str, tuple[int, bool]] = {}
+        for offset in range(0, len(emails), _LOOKUP_CHUNK):
+            chunk = emails[offset:offset + _LOOKUP_CHUNK]
+            for email, person_id, named in self._db.execute(
+                    "SELECT address, person_id, name != '' FROM addresses JOIN people ON "
+                    f"people.id = person_id WHERE address IN ({','.join('?' * len(chunk))})",
+                    chunk):
+                found[email] = (person_id, bool(named))
+        renamed = [(wanted[email], person_id) for email, (person_id, named) in found.items()
+                   if not named and wanted[email]]
+        self._db.executemany("UPDATE people SET name = ? WHERE id = ? AND name = ''", renamed)
+        next_id = int(self._db.execute(
+            "SELECT coalesce(max(id), 0) FROM people").fetchone()[0]) + 1
+        people: list[tuple[int, str]] = []
+        for email, name in wanted.items():
+            if email in found:
+                person_id, named = found[email]
+                self._people_by_address[email] = (person_id, named or bool(name))
+            else:
+                people.append((next_id, name))
+                self._people_by_address[email] = (next_id, bool(name))
+                next_id += 1
+        self._db.executemany("INSERT INTO people(id, name) VALUES (?, ?)", people)
+        self._db.executemany("INSERT INTO addresses VALUES (?, ?)",
+                             [(email, self._people_by_address[email][0])
+                              for email in wanted if email not in found])
+
+    def person_for_address(self, address: Address) -> int:
+        """Return the person id for ``address``, creating a person named after it if new.
+
+        A person still without a name takes the first display name seen.
+        """
+        cached = self._people_by_address.get(address.email)
+        if cached is None or (address.name and not cached[1]):
+            self._resolve_people((address,))
+            cached = self._people_by_address[address.email]
+        return cached[0]
+
+    def merge_addresses(self, name: str, addresses: Sequence[str]) -> int:
+        """Make ``addresses`` one person called ``name`` and return its id (in a transaction).
+
+        People that held some of the addresses are merged into it: their contacts move, their
+        stats are rebuilt, and a person left without addresses is deleted.
+        """
+        self._people_by_address.clear()
+        owners: list[int] = []
+        for address in addresses:
+            row = self._db.execute("SELECT person_id FROM addresses WHERE address = ?",
+                                   (address,)).fetchone()
+            if row is not None and row[0] not in owners:
+                owners.append(int(row[0]))
+        if owners:
+            target = owners[0]
+        else:
+            target = int(self._db.execute("INSERT INTO people(name) VALUES (?)",
+                                          (name,)).lastrowid or 0)
+        self._db.execute("UPDATE people SET name = ? WHERE id = ?", (name, target))
+        for address in addresses:
+            self._db.execute("INSERT OR REPLACE INTO addresses VALUES (?, ?)", (address, target))
+        for other in owners[1:]:
+            self._db.execute("UPDATE OR IGNORE contacts SET person_id = ? WHERE person_id = ?",
+                             (target, other))
+            self._db.execute("DELETE FROM contacts WHERE person_id = ?", (other,))
+            remaining = self._db.execute("SELECT count(*) FROM addresses WHERE person_id = ?",
+                                         (other,)).fetchone()[0]
+            if remaining == 0:
+                self._db.execute("DELETE FROM people WHERE id = ?", (other,))
+                self._db.execute("DELETE FROM person_stats WHERE person_id = ?", (other,))
+            else:
+                self.rebuild_stats([other])
+        if len(owners) > 1:
+            self.rebuild_stats([target])
+        return target

@@ -1,0 +1,144 @@
+"""Reading people: listings, ``due`` candidates, finding people, and a person's timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from syncd.model import PersonRow
+from syncd.store.schema import StoreBase, from_epoch, to_epoch
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    """One interaction on a person's page."""
+
+    at: datetime | None
+    direction: str | None
+    counts: bool
+    rule: str
+    reason: str
+    note: str | None
+
+
+class QueriesMixin(StoreBase):
+    """Person rows with their stats, read one row per person (never scanning contacts)."""
+
+    _PERSON_COLUMNS = (
+        "p.id, p.name, p.tracked, p.tier, p.every_days, p.snoozed_until, s.last_outgoing, "
+        "s.last_incoming, s.last_meeting, s.last_manual, s.last_contact, s.first_contact, "
+        "coalesce(s.interactions, 0), s.inferred_days")
+
+    def _people(self, where: str, parameters: Sequence[object] = ()) -> list[PersonRow]:
+        rows = self._db.execute(
+            f"SELECT {self._PERSON_COLUMNS} FROM people p "
+            f"LEFT JOIN person_stats s ON s.person_id = p.id WHERE {where}",
+            parameters).fetchall()
+        addresses: dict[int, list[str]] = {}
+        if rows:
+            if len(rows) > 500:
+                query = "SELECT person_id, address FROM addresses ORDER BY address"
+                pairs = self._db.execute(query).fetchall()
+            else:
+                marks = ",".join("?" * len(rows))
+                pairs = self._db.execute(
+                    f"SELECT person_id, address FROM addresses WHERE person_id IN ({marks}) "
+                    "ORDER BY address", [row[0] for row in rows]).fetchall()
+            for person_id, address in pairs:
+                addresses.setdefault(person_id, []).append(address)
+        return [PersonRow(row[0], row[1], tuple(addresses.get(row[0], ())), bool(row[2]),
+                          row[3], row[4], from_epoch(row[5]), from_epoch(row[6]),
+                          from_epoch(row[7]), from_epoch(row[8]), from_epoch(row[9]),
+                          from_epoch(row[10]), from_epoch(row[11]), row[12], row[13])
+                for row in rows]
+
+    def tracked_people(self) -> list[PersonRow]:
+        """Return every tracked person with stats."""
+        return self._people("p.tracked = 1")
+
+    def due_candidates(self, tier_days: Mapping[str, float], default_days: float,
+                       now: datetime, *,
+                       renotify_after: timedelta | None = None) -> list[PersonRow]:
+        """Return tracked people who may be due soon or quiet: a superset, decided in SQL.
+
+        ``syncd due`` must not build 50,000 rows to show 20, so the cadence precedence of
+        :func:`syncd.ties.cadence_for` is mirrored here (person > tier > inferred for two-way
+        ties > default) with a margin: the warning band is at most 15% of the cadence plus a
+        day, so ``last + 0.85 * cadence - 1 day <= now`` keeps everyone ties.py could list.
+
+        With ``renotify_after`` (the alert check), people :mod:`syncd.alerts` would hold back
+        as already alerted are left out too: an alert within ``renotify_after``, with no
+        contact since and no snooze that started after it and has ended.
+        """
+        alerted = ""
+        parameters: tuple[object, ...] = ()
+        if renotify_after is not None:
+            alerted = (
+                " AND NOT EXISTS (SELECT 1 FROM alerts a WHERE a.person_id = p.id AND a.kind IN "
+                "('alert', 'digest') AND a.at > ? AND a.at >= coalesce(s.last_contact, 0) AND "
+                "(p.snoozed_until IS NULL OR p.snoozed_until <= a.at OR p.snoozed_until > ?))")
+            epoch = to_epoch(now) or 0
+            parameters = (epoch - int(renotify_after.total_seconds()), epoch)
+        tiers = "".join(f"WHEN {self._quote(name)} THEN {float(days)!r} "
+                        for name, days in tier_days.items())
+        tier_case = f"CASE p.tier {tiers}END" if tiers else "NULL"
+        cadence = (
+            f"coalesce(p.every_days, {tier_case}, CASE WHEN s.last_outgoing IS NOT NULL "
+            "OR s.last_meeting IS NOT NULL OR s.last_manual IS NOT NULL "
+            "THEN s.inferred_days END, ?)")
+        return self._people(
+            f"p.tracked = 1 AND (s.last_contact IS NULL OR "
+            f"s.last_contact + 86400 * ({cadence} * 0.85 - 1) <= ?){alerted}",
+            (default_days, to_epoch(now), *parameters))
+
+    @staticmethod
+    def _quote(text: str) -> str:
+        return "'" + text.replace("'", "''") + "'"
+
+    def counted_people(self) -> list[PersonRow]:
+        """Return everyone with at least one counted contact, and everyone tracked."""
+        return self._people("(p.tracked = 1 OR s.interactions > 0) AND p.ignored = 0")
+
+    def person(self, person_id: int) -> PersonRow | None:
+        """Return one person by id."""
+        rows = self._people("p.id = ?", (person_id,))
+        return rows[0] if rows else None
+
+    def find_people(self, query: str) -> list[int]:
+        """Return ids of people whose id, address or name matches ``query`` exactly."""
+        text = query.strip()
+        if text.isdigit():
+            row = self._db.execute("SELECT id FROM people WHERE id = ?", (int(text),)).fetchone()
+            if row:
+                return [row[0]]
+        row = self._db.execute("SELECT person_id FROM addresses WHERE address = ?",
+                               (text.lower(),)).fetchone()
+        if row:
+            return [row[0]]
+        return [row[0] for row in self._db.execute(
+            "SELECT id FROM people WHERE name = ? COLLATE NOCASE ORDER BY tracked DESC, id",
+            (text,))]
+
+    def names_and_addresses(self) -> list[str]:
+        """Return every person name and address (for "did you mean")."""
+        names = [row[0] for row in self._db.execute(
+            "SELECT DISTINCT name FROM people WHERE name != ''")]
+        return names + [row[0] for row in self._db.execute("SELECT address FROM addresses")]
+
+    def timeline(self, person_id: int, limit: int = 20,
+                 counted_only: bool = True) -> list[TimelineEntry]:
+        """Return the person's latest interactions, newest first."""
+        condition = "AND c.counts = 1" if counted_only else ""
+        rows = self._db.execute(
+            "SELECT i.at, i.direction, c.counts, i.rule, i.reason, i.note FROM contacts c "
+            "JOIN interactions i ON i.id = c.interaction_id "
+            f"WHERE c.person_id = ? {condition} ORDER BY i.at DESC LIMIT ?",
+            (person_id, limit)).fetchall()
+        return [TimelineEntry(from_epoch(at), direction, bool(counts), rule, reason, note)
+                for at, direction, counts, rule, reason, note in rows]
+
+    def rule_counts(self) -> dict[str, int]:
+        """Return how many interactions each rule decided (for summaries)."""
+        return dict(self._db.execute(
+            "SELECT rule, count(*) FROM interactions GROUP BY rule").fetchall())

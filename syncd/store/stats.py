@@ -1,0 +1,129 @@
+"""Derived per-person stats (``person_stats``) and inferred rhythms.
+
+``person_stats`` is summed from counted contacts as pages are written (see :class:`Links`),
+and can always be rebuilt from ``contacts`` (:meth:`StatsMixin.rebuild_stats`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from syncd.model import Direction
+from syncd.store.schema import StoreBase
+
+_LAST_COLUMN = {
+    Direction.OUTGOING: "last_outgoing",
+    Direction.INCOMING: "last_incoming",
+    Direction.MEETING: "last_meeting",
+    Direction.MANUAL: "last_manual",
+}
+
+# Adds a person's summed new contacts to person_stats: the last_* columns and first_contact
+# keep the later (earlier) of the stored and the new time; NULL means "none yet" on both sides.
+_ADD_STATS = (
+    "INSERT INTO person_stats(person_id, last_outgoing, last_incoming, last_meeting, "
+    "last_manual, last_contact, first_contact, interactions, rhythm_dirty) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1) ON CONFLICT(person_id) DO UPDATE SET "
+    + ", ".join(f"{column} = coalesce(max({column}, excluded.{column}), {column}, "
+                f"excluded.{column})" for column in (*_LAST_COLUMN.values(), "last_contact"))
+    + ", first_contact = coalesce(min(first_contact, excluded.first_contact), first_contact, "
+    "excluded.first_contact), interactions = interactions + excluded.interactions, "
+    "rhythm_dirty = 1"
+)
+#: Keys per ``IN (...)`` lookup: well under SQLite's 999 variables of old builds.
+_STATS_INDEX = {direction: index for index, direction in enumerate(_LAST_COLUMN)}
+
+
+class Links:
+    """What one page adds: contact rows to insert, and counted contacts summed per person.
+
+    ``stats`` maps a person id to ([last_outgoing, last_incoming, last_meeting, last_manual],
+    [last_contact, first_contact, count]): the columns of :data:`_ADD_STATS` in order.
+    """
+
+    __slots__ = ("contacts", "stats")
+
+    def __init__(self) -> None:
+        self.contacts: list[tuple[int, int, int | None, str | None, int]] = []
+        self.stats: dict[int, tuple[list[int | None], list[int]]] = {}
+
+    def count(self, person_id: int, direction: Direction, at: int) -> None:
+        entry = self.stats.get(person_id)
+        if entry is None:
+            entry = self.stats[person_id] = ([None, None, None, None], [at, at, 0])
+        lasts, totals = entry
+        index = _STATS_INDEX[direction]
+        last = lasts[index]
+        if last is None or at > last:
+            lasts[index] = at
+        if at > totals[0]:
+            totals[0] = at
+        if at < totals[1]:
+            totals[1] = at
+        totals[2] += 1
+
+
+class StatsMixin(StoreBase):
+    """Adding contacts to ``person_stats``, rebuilding it, and the rhythm bookkeeping."""
+
+    def _write_stats(self, stats: Mapping[int, tuple[list[int | None], list[int]]]) -> None:
+        """Add summed counted contacts (see :class:`Links`) to ``person_stats``."""
+        if stats:
+            self._db.executemany(_ADD_STATS, [(person_id, *lasts, *totals)
+                                              for person_id, (lasts, totals) in stats.items()])
+
+    def _count_contact(self, person_id: int, direction: Direction, at: int) -> None:
+        links = Links()
+        links.count(person_id, direction, at)
+        self._write_stats(links.stats)
+
+    def clear_rhythms(self, fewer_contacts_than: int) -> None:
+        """Settle the stale rhythm of everyone with fewer counted contacts than given as none.
+
+        One statement for what is, after a first sync, most people (one-off correspondents):
+        a rhythm needs that many contact days, and days <= contacts.
+        """
+        with self.transaction():
+            self._db.execute("UPDATE person_stats SET inferred_days = NULL, rhythm_dirty = 0 "
+                             "WHERE rhythm_dirty = 1 AND interactions < ?",
+                             (fewer_contacts_than,))
+
+    def dirty_rhythms(self) -> list[tuple[int, list[int]]]:
+        """Return (person id, sorted counted contact times) for people whose rhythm is stale."""
+        people = [row[0] for row in self._db.execute(
+            "SELECT person_id FROM person_stats WHERE rhythm_dirty = 1")]
+        return [(person_id, self.contact_times(person_id)) for person_id in people]
+
+    def contact_times(self, person_id: int) -> list[int]:
+        """Return the sorted times of every counted contact with a person."""
+        return [row[0] for row in self._db.execute(
+            "SELECT at FROM contacts WHERE person_id = ? AND counts = 1 AND at IS NOT NULL "
+            "ORDER BY at", (person_id,))]
+
+    def set_rhythms(self, rhythms: Iterable[tuple[int, float | None]]) -> None:
+        """Store inferred cadences (days) and clear their dirty marks."""
+        with self.transaction():
+            self._db.executemany(
+                "UPDATE person_stats SET inferred_days = ?, rhythm_dirty = 0 WHERE person_id = ?",
+                [(days, person_id) for person_id, days in rhythms])
+
+    def rebuild_stats(self, person_ids: Iterable[int]) -> None:
+        """Recompute the stats of ``person_ids`` from their contacts (inside a transaction)."""
+        for person_id in person_ids:
+            self._db.execute("DELETE FROM person_stats WHERE person_id = ?", (person_id,))
+            totals = self._db.execute(
+                "SELECT count(DISTINCT interaction_id), max(at), min(at) FROM contacts "
+                "WHERE person_id = ? AND counts = 1 AND at IS NOT NULL", (person_id,)).fetchone()
+            if not totals[0]:
+                continue
+            values = {column: None for column in _LAST_COLUMN.values()}
+            for direction, last in self._db.execute(
+                    "SELECT direction, max(at) FROM contacts WHERE person_id = ? AND counts = 1 "
+                    "AND at IS NOT NULL GROUP BY direction", (person_id,)):
+                values[_LAST_COLUMN[Direction(direction)]] = last
+            self._db.execute(
+                "INSERT INTO person_stats(person_id, last_outgoing, last_incoming, last_meeting, "
+                "last_manual, last_contact, first_contact, interactions, rhythm_dirty) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
+                (person_id, values["last_outgoing"], values["last_incoming"],
+                 values["last_meeting"], values["last_manual"], totals[1], totals[2], totals[0]))

@@ -1,0 +1,136 @@
+"""The page writer: one page of decisions, skips and its cursor in ONE transaction.
+
+Also the other writes of contacts: a contact logged by hand (``syncd done``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
+from datetime import datetime
+
+from syncd.model import Decision, Direction, Skip
+from syncd.store.schema import to_epoch
+from syncd.store.stats import Links
+from syncd.store.upcoming import UpcomingMixin
+
+
+class WriterMixin(UpcomingMixin):
+    """Applying pages: interactions, observations, contacts and their stats."""
+
+    def apply(self, source: str, decisions: Sequence[tuple[str, Decision]],
+              skipped: Sequence[Skip], cursor: str | None,
+              learned_mine: Iterable[str] = (), *, removals: Sequence[str] = ()) -> int:
+        """Store one page: its removals, decisions, skips and cursor, in ONE transaction.
+
+        ``decisions`` pairs each record's source id with what the rules decided. Return the
+        number of new counted (person, interaction) contacts. Replaying a page changes nothing.
+
+        A decision with rule ``upcoming`` (a future meeting) writes one ``upcoming`` row per
+        counted person instead of contacts; any other decision about a source id drops the
+        upcoming rows it had (a meeting that started, or one I have since declined).
+        ``removals`` delete *upcoming* rows only: a source id, or a prefix ending in ``|``
+        (``calendar|UID|`` = every occurrence of one event, ``calendar|`` = a whole calendar,
+        see connectors._calendar); contacts already counted stay (a past meeting is proof).
+        Removals are applied before the page's decisions, so a changed event can be re-listed.
+        """
+        new_contacts = 0
+        with nullcontext(self._db) if self._batched else self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO sources(name) VALUES (?)", (source,))
+            for address in learned_mine:
+                db.execute("INSERT OR IGNORE INTO my_addresses VALUES (?, ?)",
+                           (address, f"sent:{source}"))
+            for removal in removals:
+                self._remove_upcoming(source, removal)
+            has_skips = db.execute("SELECT 1 FROM skips WHERE source = ? LIMIT 1",
+                                   (source,)).fetchone() is not None
+            stored: list[tuple[str, Decision]] = []
+            for source_id, decision in decisions:
+                if has_skips:
+                    db.execute("DELETE FROM skips WHERE source = ? AND source_id = ?",
+                               (source, source_id))
+                if decision.direction is Direction.MEETING:
+                    db.execute("DELETE FROM upcoming WHERE source = ? AND source_id = ?",
+                               (source, source_id))
+                    if decision.rule == "upcoming":
+                        self._add_upcoming(source, source_id, decision)
+                        continue
+                stored.append((source_id, decision))
+            # The page's rows are resolved and written a statement per table (executemany,
+            # half the cost of one execute per row), contact stats summed per person first
+            # (commutative: max/min/+1). Its interactions and people are looked up and created
+            # first, so the loop below only hits the address cache.
+            identities = self._interaction_ids([decision for _, decision in stored])
+            self._resolve_people(address for _, decision in stored
+                                 for address in decision.participants)
+            links = Links()
+            observations: list[tuple[str, str, int]] = []
+            for (source_id, decision), (interaction_id, created) in zip(stored, identities,
+                                                                        strict=True):
+                observations.append((source, source_id, interaction_id))
+                if not created:
+                    # An earlier record of this page (a copy in another folder) may have
+                    # linked it: write the gathered contacts before looking.
+                    self._write_contacts(links)
+                new_contacts += self._link_people(interaction_id, decision, created, links)
+            db.executemany("INSERT OR REPLACE INTO observations VALUES (?, ?, ?)", observations)
+            self._write_contacts(links)
+            self._write_stats(links.stats)
+            for skip in skipped:
+                db.execute("INSERT OR REPLACE INTO skips VALUES (?, ?, ?)",
+                           (source, skip.source_id, skip.reason))
+            if decisions:
+                db.execute("UPDATE sources SET had_data = 1 WHERE name = ?", (source,))
+            if cursor is not None:
+                db.execute("UPDATE sources SET cursor = ? WHERE name = ?", (cursor, source))
+        return new_contacts
+
+    def _link_people(self, interaction_id: int, decision: Decision, created: bool,
+                     links: Links) -> int:
+        """Link the decision's participants to the interaction; return new counted contacts.
+
+        Contacts of a new interaction and every counted contact's stats are gathered in
+        ``links`` (written by :meth:`_write_contacts` and :meth:`_write_stats`).
+        """
+        counted = {address.email for address in decision.counted}
+        at = to_epoch(decision.at)
+        direction = decision.direction.value if decision.direction else None
+        new = 0
+        for address in decision.participants:
+            person_id = self.person_for_address(address)
+            counts = address.email in counted
+            # A new interaction has no contacts yet; the participants are unique per decision.
+            existing = None if created else self._db.execute(
+                "SELECT counts FROM contacts WHERE interaction_id = ? AND person_id = ?",
+                (interaction_id, person_id)).fetchone()
+            if existing is None:
+                links.contacts.append((interaction_id, person_id, at, direction, int(counts)))
+            elif counts and not existing[0]:
+                self._db.execute("UPDATE contacts SET at = ?, direction = ?, counts = 1 "
+                                 "WHERE interaction_id = ? AND person_id = ?",
+                                 (at, direction, interaction_id, person_id))
+            else:
+                continue
+            if counts and decision.direction is not None and at is not None:
+                links.count(person_id, decision.direction, at)
+                new += 1
+        return new
+
+    def _write_contacts(self, links: Links) -> None:
+        if links.contacts:
+            self._db.executemany("INSERT INTO contacts VALUES (?, ?, ?, ?, ?)", links.contacts)
+            links.contacts.clear()
+
+    def log_manual(self, person_id: int, at: datetime, note: str | None) -> None:
+        """Record a contact the machine cannot see (a call, a visit)."""
+        epoch = to_epoch(at)
+        assert epoch is not None
+        with self.transaction():
+            interaction_id = self._db.execute(
+                "INSERT INTO interactions(key, at, direction, counts, rule, reason, note) "
+                "VALUES (?, ?, 'manual', 1, 'manual', 'logged with syncd done', ?)",
+                (f"manual:{uuid.uuid4()}", epoch, note)).lastrowid
+            self._db.execute("INSERT INTO contacts VALUES (?, ?, ?, 'manual', 1)",
+                             (interaction_id, person_id, epoch))
+            self._count_contact(person_id, Direction.MANUAL, epoch)
