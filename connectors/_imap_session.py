@@ -11,6 +11,11 @@ is no switch to ignore a certificate. STARTTLS, when chosen, is required: a serv
 offer it is refused, never used in clear text. imaplib's own protocol trace (which imapclient
 turns on at level 5 and which would carry LOGIN's arguments and every header) is switched off
 before anything is sent, so passwords never reach a log.
+
+Logging in: with a password (LOGIN), or with an OAuth 2.0 access token (:class:`OAuthLogin`)
+over SASL OAUTHBEARER (RFC 7628) when the server advertises ``AUTH=OAUTHBEARER``, else XOAUTH2
+(Google's and Microsoft's older mechanism, same idea). A refused token is asked for again fresh
+(refreshed) and the login tried once more; refused twice, it is an :class:`AuthError`.
 """
 
 from __future__ import annotations
@@ -22,8 +27,8 @@ import logging
 import socket
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from connectors._imap_fetch import Fetched, read_fetch_answer
 from syncd.errors import AuthError, SourceError
@@ -95,8 +100,88 @@ class FolderStatus:
     messages: int
 
 
-def _redact(text: str, secret: str) -> str:
-    return text.replace(secret, "***") if secret else text
+def _redact(text: str, *secrets: str) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+class TokenSource(Protocol):
+    """Where OAuth access tokens come from: a ``token_command`` or a built-in provider."""
+
+    def access_token(self, *, fresh: bool = False) -> str:
+        """Return an access token; with ``fresh``, not the one handed out before (refresh it).
+
+        Raise :class:`AuthError` when only the user can fix it (``syncd auth NAME``), else
+        :class:`SourceError`; never with the token in the message.
+        """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordLogin:
+    """Log in with LOGIN and this password."""
+
+    password: str = field(repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class OAuthLogin:
+    """Log in with SASL OAUTHBEARER or XOAUTH2 and a token from ``tokens``."""
+
+    tokens: TokenSource
+
+
+Login = PasswordLogin | OAuthLogin
+
+
+class SaslResponder:
+    """Answers the server's SASL challenges for one OAuth login (imaplib's ``authobject``).
+
+    The first challenge (empty, RFC 3501 §6.2.2) gets :func:`sasl_initial_response`. Any later
+    one is the server's error report (a JSON object, RFC 7628 §3.2.2), kept in
+    :attr:`challenges`; it is answered with a lone ^A for OAUTHBEARER (RFC 7628 §3.2.3) or an
+    empty line for XOAUTH2 (Google's XOAUTH2 protocol page), never with the token again.
+    """
+
+    def __init__(self, mechanism: str, username: str, token: str, host: str = "",
+                 port: int = 0) -> None:
+        self.mechanism = mechanism
+        self._initial = sasl_initial_response(mechanism, username, token, host, port)
+        self.challenges: list[bytes] = []
+
+    def __call__(self, challenge: bytes) -> bytes:
+        self.challenges.append(challenge)
+        if len(self.challenges) == 1:
+            return self._initial
+        return b"\x01" if self.mechanism == "OAUTHBEARER" else b""
+
+    def __repr__(self) -> str:
+        return f"SaslResponder({self.mechanism})"  # never the token
+
+
+class _TokenRefused(Exception):
+    """AUTHENTICATE answered NO/BAD; ``str()`` is the server's words (never the token)."""
+
+
+def sasl_initial_response(mechanism: str, username: str, token: str, host: str = "",
+                          port: int = 0) -> bytes:
+    """Return the client's first SASL message for ``mechanism`` (before base64).
+
+    OAUTHBEARER (RFC 7628 §3.1): ``gs2-header kvsep *kvpair kvsep``, the GS2 header ``n,a=USER,``
+    (RFC 5801 §4: ``=`` and ``,`` in the name escaped as ``=3D``/``=2C``), then ``host=`` and
+    ``port=`` of the connection (optional, as in the RFC's §4.1 example and curl's client) and
+    ``auth=Bearer TOKEN``, each ended by ^A, then a final ^A. XOAUTH2 (Google's "OAuth 2.0
+    Mechanism" page, also Microsoft's): ``user=USER^Aauth=Bearer TOKEN^A^A``.
+    """
+    if mechanism == "OAUTHBEARER":
+        escaped = username.replace("=", "=3D").replace(",", "=2C")
+        pairs = ([f"host={host}"] if host else []) + ([f"port={port}"] if port else [])
+        pairs.append(f"auth=Bearer {token}")
+        return (f"n,a={escaped},\x01" + "".join(f"{pair}\x01" for pair in pairs)
+                + "\x01").encode()
+    return f"user={username}\x01auth=Bearer {token}\x01\x01".encode()
 
 
 def _ssl_context(settings: Settings) -> ssl.SSLContext:
@@ -115,16 +200,19 @@ def _ssl_context(settings: Settings) -> ssl.SSLContext:
 class Connection:
     """A connected, logged-in IMAP client. Build with :meth:`open`; close with :meth:`close`."""
 
-    def __init__(self, settings: Settings, client: Any, password: str) -> None:
+    def __init__(self, settings: Settings, client: Any, login: Login) -> None:
         self.settings = settings
         self._client = client
-        self._password = password
+        self._login_with = login
+        #: Every secret this connection used, to remove from any text that leaves it.
+        self._secrets: list[str] = (
+            [login.password] if isinstance(login, PasswordLogin) else [])
         self.capabilities: frozenset[str] = frozenset()
 
     # --- opening -----------------------------------------------------------------------------
 
     @classmethod
-    def open(cls, settings: Settings, password: str) -> Connection:
+    def open(cls, settings: Settings, login: Login) -> Connection:
         """Connect, secure and log in.
 
         Raise :class:`AuthError` when the server refuses the credentials, :class:`Unreachable`
@@ -152,7 +240,7 @@ class Connection:
         # imapclient sets imaplib's trace to level 5, which formats every line sent and
         # received (LOGIN arguments included) for its debug log: switch it off first.
         client._imap.debug = 0
-        connection = cls(settings, client, password)
+        connection = cls(settings, client, login)
         try:
             connection._secure(context)
             connection._login()
@@ -194,20 +282,80 @@ class Connection:
         import imapclient.exceptions
 
         s = self.settings
-        try:
-            self._client.login(s.username, self._password)
-        except imapclient.exceptions.LoginError as error:
-            said = _redact(str(error), self._password).removeprefix("login failed: ")
-            if said[:2] in ("b'", 'b"') and said[-1:] == said[1]:
-                said = said[2:-1]  # imapclient 4 shows the server's text as a bytes repr
-            raise AuthError(f"{s.where} refused the login of {s.username} ({said}); run: "
-                            f"syncd auth {s.source}") from None
-        except Exception as error:
-            raise self._translate(error, "LOGIN") from None
+        login = self._login_with
+        if isinstance(login, OAuthLogin):
+            self._oauth_login(login.tokens)
+        else:
+            try:
+                self._client.login(s.username, login.password)
+            except imapclient.exceptions.LoginError as error:
+                said = _redact(str(error), *self._secrets).removeprefix("login failed: ")
+                if said[:2] in ("b'", 'b"') and said[-1:] == said[1]:
+                    said = said[2:-1]  # imapclient 4 shows the server's text as a bytes repr
+                raise AuthError(f"{s.where} refused the login of {s.username} ({said}); run: "
+                                f"syncd auth {s.source}") from None
+            except Exception as error:
+                raise self._translate(error, "LOGIN") from None
         capabilities = self._client.capabilities()
         self.capabilities = frozenset(
             (item.decode("ascii", "replace") if isinstance(item, bytes) else str(item)).upper()
             for item in capabilities)
+
+    def _oauth_login(self, tokens: TokenSource) -> None:
+        """AUTHENTICATE with a token; once more with a fresh one if it is refused.
+
+        The refused token may have expired since it was handed out (a cached access token
+        lives ~1 h; a session or a daemon's IDLE connection lives longer), so the source is
+        asked to refresh it; a second refusal means the grant itself is gone.
+        """
+        s = self.settings
+        # RFC 7628 is the standard; XOAUTH2 is what Microsoft 365 advertises and Gmail keeps.
+        mechanism = ("OAUTHBEARER" if self._client.has_capability("AUTH=OAUTHBEARER")
+                     else "XOAUTH2")
+        token = tokens.access_token()
+        self._secrets.append(token)
+        try:
+            self._authenticate(mechanism, token)
+            return
+        except _TokenRefused as refused:
+            first = str(refused)
+        logger.info("imap %s: %s refused the access token (%s); refreshing it and trying once "
+                    "more", s.source, s.where, first)
+        fresh = tokens.access_token(fresh=True)
+        self._secrets.append(fresh)
+        try:
+            if fresh == token:  # nothing new to offer (a token_command printing the same)
+                raise _TokenRefused(first)
+            self._authenticate(mechanism, fresh)
+        except _TokenRefused as refused:
+            raise AuthError(f"{s.where} refused the OAuth access token of {s.username} "
+                            f"({refused}); run: syncd auth {s.source}") from None
+
+    def _authenticate(self, mechanism: str, token: str) -> None:
+        """Send ``AUTHENTICATE mechanism`` with ``token``; raise :class:`_TokenRefused` on NO.
+
+        imaplib calls the responder once per server challenge (RFC 3501 §6.2.2). The first,
+        empty, gets the initial response. A second one is the server's error report (a JSON
+        object, RFC 7628 §3.2.2): the client must answer it with a lone ^A for OAUTHBEARER
+        (RFC 7628 §3.2.3) or an empty line for XOAUTH2, never the token again; the server
+        then says NO. imapclient's oauth2_login/oauthbearer_login resend the whole initial
+        response there, so they are not used.
+        """
+        import imaplib
+
+        s = self.settings
+        respond = SaslResponder(mechanism, s.username, token, s.host, s.port)
+        challenges = respond.challenges
+        try:
+            self._client._imap.authenticate(mechanism, respond)
+        except imaplib.IMAP4.abort as error:
+            raise self._translate(error, "AUTHENTICATE") from None
+        except imaplib.IMAP4.error as error:
+            said = _redact(str(error), *self._secrets)
+            status = _error_status(challenges[1:])
+            raise _TokenRefused(f"{said}; status {status}" if status else said) from None
+        except Exception as error:
+            raise self._translate(error, "AUTHENTICATE") from None
 
     def interrupt(self) -> None:
         """From another thread: shut the socket down so a blocked read returns at once.
@@ -235,9 +383,9 @@ class Connection:
         import imaplib
 
         if isinstance(error, imaplib.IMAP4.abort | OSError | EOFError):
-            return Lost(f"{command}: {_redact(str(error), self._password)}")
+            return Lost(f"{command}: {_redact(str(error), *self._secrets)}")
         if isinstance(error, imaplib.IMAP4.error):
-            return Refused(_redact(str(error), self._password))
+            return Refused(_redact(str(error), *self._secrets))
         return error if isinstance(error, Exception) else Exception(str(error))
 
     def _run(self, command: str, action: Callable[[], T]) -> T:
@@ -357,6 +505,21 @@ def _text(value: Any) -> str | None:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
+def _error_status(challenges: Sequence[bytes]) -> str:
+    """Return the ``status`` of an RFC 7628 §3.2.2 error challenge (e.g. ``invalid_token``,
+    Gmail's ``400``), or ""."""
+    import json
+
+    for challenge in challenges:
+        try:
+            status = json.loads(challenge.decode("utf-8", "replace")).get("status")
+        except (ValueError, AttributeError):
+            continue
+        if isinstance(status, str | int) and str(status).isprintable():
+            return str(status)[:40]
+    return ""
+
+
 def _certificate_error(settings: Settings, error: ssl.SSLCertVerificationError) -> SourceError:
     reason = error.verify_message or error.reason or "not trusted"
     return SourceError(f"the certificate of {settings.where} could not be verified ({reason}); "
@@ -371,12 +534,12 @@ class Session:
     :class:`ValidityChanged` is raised if its UIDVALIDITY moved meanwhile.
     """
 
-    def __init__(self, settings: Settings, password: str,
+    def __init__(self, settings: Settings, login: Login,
                  backoff: Sequence[float] = (0.5, 1.0, 2.0, 4.0, 8.0)) -> None:
         self.settings = settings
-        self._password = password
+        self._login = login
         self._backoff = tuple(backoff)
-        self.connection = Connection.open(settings, password)
+        self.connection = Connection.open(settings, login)
         self._folder: tuple[str, int] | None = None
         #: The open folder and what its EXAMINE answered, for :meth:`examine` ``reuse``.
         self._opened: tuple[str, FolderStatus] | None = None
@@ -425,7 +588,7 @@ class Session:
             if delay:
                 time.sleep(delay)
             try:
-                self.connection = Connection.open(self.settings, self._password)
+                self.connection = Connection.open(self.settings, self._login)
                 if self._folder is not None:
                     folder, validity = self._folder
                     status = self.connection.examine(folder)

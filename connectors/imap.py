@@ -52,7 +52,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Container, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -60,12 +60,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors._imap_fetch import Fetched, fetch_items, uid_ranges
+from connectors._imap_oauth import AuthorizingTokenSource, TokenSource, token_source
 from connectors._imap_session import (
     Connection,
     FolderInfo,
     FolderStatus,
+    Login,
     Lost,
     Namespaces,
+    OAuthLogin,
+    PasswordLogin,
     Refused,
     Session,
     Settings,
@@ -135,6 +139,9 @@ class ImapConnector:
     """Reads message headers from one IMAP account; see the module docstring."""
 
     source_type = "imap"
+    #: The app adds ``state_dir`` to the options: built-in OAuth providers keep their token
+    #: cache in its token store (syncd/token_store.py).
+    wants_state_dir = True
 
     def __init__(self, name: str, options: Mapping[str, Any], timezone: ZoneInfo) -> None:
         self.name = name
@@ -161,6 +168,9 @@ class ImapConnector:
         self.backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
         self._clock = time.time
         self._idle: Connection | None = None
+        #: Seconds a token_command may run; tests shorten it.
+        self.command_timeout = 60.0
+        self._tokens: TokenSource | None = None
 
     # --- public -----------------------------------------------------------------------------
 
@@ -171,8 +181,34 @@ class ImapConnector:
         refuses, :class:`~syncd.errors.SourceError` when it cannot be reached or its TLS
         certificate is not trusted.
         """
-        Connection.open(self.settings, password).close()
+        Connection.open(self.settings, PasswordLogin(password)).close()
         logger.info("imap %s: the server accepted the password", self.name)
+
+    def authorize(self, say: Callable[[str], None]) -> str | None:
+        """For ``auth = "oauth2"``: run the provider's sign-in (``say`` shows the user what to
+        do), store the grant, and log in once with it; return a sentence saying where it went.
+
+        Return None for ``auth = "password"`` (the caller asks for a password and uses
+        :meth:`check_password`). Raise :class:`~syncd.errors.CredentialError` when the sign-in
+        fails, :class:`~syncd.errors.AuthError` when the server refuses the new token.
+        """
+        if not self.uses_oauth:
+            return None
+        tokens = self.token_source()
+        stored = tokens.authorize(say) if isinstance(tokens, AuthorizingTokenSource) else None
+        Connection.open(self.settings, OAuthLogin(tokens)).close()
+        logger.info("imap %s: the server accepted the access token", self.name)
+        if stored is None:
+            return f"token_command of {self.name} works: {self.settings.where} accepted its token"
+        return f"signed in; {self.settings.where} accepted the token; the grant is in {stored}"
+
+    def token_source(self) -> TokenSource:
+        """Return this source's access tokens (one object per connector, kept: providers
+        cache the access token in memory until it is refused)."""
+        if self._tokens is None:
+            self._tokens = token_source(self.name, self._options,
+                                        command_timeout=self.command_timeout)
+        return self._tokens
 
     def pull(self, cursor: str | None, known: Container[str]) -> Iterator[Page]:
         """Yield pages of messages new since ``cursor``; see the module docstring.
@@ -183,7 +219,7 @@ class ImapConnector:
         not trusted, or the connection cannot be re-opened.
         """
         previous = self._load_cursor(cursor)
-        session = Session(self.settings, self._password(), self.backoff)
+        session = Session(self.settings, self._login(), self.backoff)
         try:
             yield from self._pass(session, previous, known)
         finally:
@@ -243,7 +279,7 @@ class ImapConnector:
         RFC 2177); other folders, Sent included, are read on the source's interval.
         """
         if self._idle is None:
-            self._idle = Connection.open(self.settings, self._password())
+            self._idle = Connection.open(self.settings, self._login())
             self._idle.examine("INBOX")
         if "IDLE" not in self._idle.capabilities:
             return False
@@ -268,11 +304,21 @@ class ImapConnector:
 
     # --- one pass ---------------------------------------------------------------------------
 
-    def _password(self) -> str:
+    @property
+    def uses_oauth(self) -> bool:
+        """True for ``auth = "oauth2"`` (which a token_command or provider alone implies)."""
+        auth = self._options.get("auth")
+        return auth == "oauth2" or (auth is None and bool(
+            self._options.get("token_command") or self._options.get("oauth_provider")))
+
+    def _login(self) -> Login:
+        """How to log in: a password (read now), or the source's OAuth tokens."""
+        if self.uses_oauth:
+            return OAuthLogin(self.token_source())
         from syncd.credentials import read_password
 
         try:
-            return read_password(self.name, self._options)
+            return PasswordLogin(read_password(self.name, self._options))
         except CredentialError as error:
             raise SourceError(str(error)) from None
 

@@ -106,7 +106,11 @@ class App:
     def connector(self, source: SourceConfig) -> Connector:
         """Build the connector for one source (importing its module only now)."""
         factory = connectors.load(source.type)
-        return factory(source.name, source.options, self.config.timezone)
+        options = source.options
+        if getattr(factory, "wants_state_dir", False):
+            # OAuth sources keep their token beside the database (syncd/token_store.py).
+            options = {**options, "state_dir": str(self.config.state_dir)}
+        return factory(source.name, options, self.config.timezone)
 
     def sync(self, names: Sequence[str] = (), *, full: bool = False,
              progress: Callable[[str], ProgressCallback | None] | None = None) -> list[SyncReport]:

@@ -133,7 +133,8 @@ def config_check(context: Context) -> None:
 @click.argument("source")
 @pass_context
 def auth(context: Context, source: str) -> None:
-    """Store the password of SOURCE in the keyring (asks once, checks it by logging in)."""
+    """Store the password of SOURCE in the keyring (asks once, checks it by logging in), or
+    run the OAuth sign-in of an IMAP source with auth = "oauth2"."""
     from syncd.app import App
     from syncd.credentials import store_password
 
@@ -141,6 +142,15 @@ def auth(context: Context, source: str) -> None:
     [chosen] = App.selected_sources_of(config, [source])
     app = context.app()
     connector = app.connector(chosen)
+    authorize = getattr(connector, "authorize", None)
+    if authorize is not None:
+        # OAuth sources (IMAP with auth = "oauth2"): the provider's sign-in, or a check that
+        # token_command works; None means this source logs in with a password after all.
+        signed_in = authorize(lambda text: click.echo(text, err=True))
+        if signed_in is not None:
+            app.store.clear_pause(source)
+            click.echo(signed_in)
+            return
     check = getattr(connector, "check_password", None)
     if check is None:
         raise click.ClickException(f"source {source!r} ({chosen.type}) needs no password")

@@ -184,6 +184,7 @@ class Option:
 
 
 MAIL_EVERY = "15m"
+IMAP_OAUTH_PROVIDERS = ("microsoft", "google")
 CALENDAR_EVERY = "30m"
 
 SECTIONS: Mapping[str, Mapping[str, Option]] = MappingProxyType({
@@ -243,7 +244,8 @@ SOURCE_TYPES: Mapping[str, Mapping[str, Option]] = MappingProxyType({
                        "names; Google Takeout labels are read from X-Gmail-Labels"),
     },
     "imap": {
-        "host": Option(_nonempty_string, None, "the IMAP server", required=True),
+        "host": Option(_nonempty_string, None, "the IMAP server (required, except with "
+                       "oauth_provider, which knows it)"),
         "port": Option(_port, None, "default 993 (tls = implicit) or 143"),
         "username": Option(_nonempty_string, None, "the login name", required=True),
         "tls": Option(_choice("implicit", "starttls", "none"), "implicit",
@@ -261,6 +263,25 @@ SOURCE_TYPES: Mapping[str, Mapping[str, Option]] = MappingProxyType({
         "timeout": Option(_duration, timedelta(seconds=60), "socket timeout"),
         "idle": Option(_boolean, True, "the daemon waits with IMAP IDLE (RFC 2177) on INBOX for "
                        "near-real-time updates"),
+        # OAuth 2.0 (SASL XOAUTH2 / OAUTHBEARER, RFC 7628): see _imap_oauth_checks.
+        "auth": Option(_choice("password", "oauth2"), None, "password (the default) or oauth2 "
+                       "(the default when token_command or oauth_provider is set)"),
+        "token_command": Option(_nonempty_string, None, "with auth = oauth2: a command that "
+                                "prints a fresh access token (oama, mutt_oauth2.py, ...); run "
+                                "for every connection"),
+        "oauth_provider": Option(_choice(*IMAP_OAUTH_PROVIDERS), None, "with auth = oauth2: "
+                                 "microsoft or google, whose sign-in syncd runs itself at "
+                                 "syncd auth NAME"),
+        "client_id": Option(_nonempty_string, None, "oauth_provider = microsoft: the "
+                            "Application (client) ID of your own app registration"),
+        "tenant": Option(_nonempty_string, "common", "oauth_provider = microsoft: your "
+                         "directory (tenant) ID or domain; common allows work and personal "
+                         "accounts"),
+        "oauth_authority": Option(_url, "https://login.microsoftonline.com",
+                                  "oauth_provider = microsoft: the sign-in host (national "
+                                  "clouds: https://login.microsoftonline.us, ...)"),
+        "client_secrets": Option(_path, None, "oauth_provider = google: the client_secret "
+                                 "JSON of your own Desktop-app OAuth client"),
     },
     "caldav": {
         "url": Option(_url, None, "the CalDAV server or calendar home URL", required=True),
@@ -284,14 +305,72 @@ SOURCE_TYPES: Mapping[str, Mapping[str, Option]] = MappingProxyType({
 
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
+#: Per provider: the IMAP host, so a source needs no host, port or tls (port 993, implicit TLS
+#: are the defaults anyway). Microsoft: https://learn.microsoft.com/exchange/client-developer/
+#: legacy-protocols/how-to-authenticate-an-imap-pop-smtp-application-by-using-oauth;
+#: Google: https://developers.google.com/gmail/imap/imap-smtp.
+IMAP_OAUTH_HOSTS: Mapping[str, str] = MappingProxyType({
+    "microsoft": "outlook.office365.com",
+    "google": "imap.gmail.com",
+})
+#: What each provider needs besides username, and the keys only it uses.
+_PROVIDER_NEEDS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "microsoft": ("client_id", "the Application (client) ID of your app registration (see "
+                  "the README: IMAP with OAuth 2.0)"),
+    "google": ("client_secrets", "the client_secret JSON file of your Desktop-app OAuth "
+               "client (see the README: IMAP with OAuth 2.0)"),
+})
+
+
+def _imap_oauth_checks(options: dict[str, Any]) -> list[tuple[str, str]]:
+    """Fill ``auth`` and the provider's host into ``options``; return the problems found.
+
+    ``auth`` defaults to oauth2 when ``token_command`` or ``oauth_provider`` is set, so a
+    Microsoft source is four lines (type, username, oauth_provider, client_id).
+    """
+    problems = []
+    command, provider = options.get("token_command"), options.get("oauth_provider")
+    if options.get("auth") is None:
+        options["auth"] = "oauth2" if command or provider else "password"
+    if options["auth"] == "oauth2":
+        if not command and not provider:
+            problems.append(("auth", 'auth = "oauth2" needs token_command (a command that '
+                             'prints an access token) or oauth_provider ("microsoft" or '
+                             '"google"); set one of them'))
+        if command and provider:
+            problems.append(("token_command", "set token_command or oauth_provider, not both"))
+        if options.get("password_command"):
+            problems.append(("password_command", 'is not used with auth = "oauth2"; remove '
+                             "it, or set token_command to a command that prints a token"))
+    else:
+        for key in ("token_command", "oauth_provider"):
+            if options.get(key):
+                problems.append((key, 'is used only with auth = "oauth2"; set that, or '
+                                 "remove this key"))
+    if provider:
+        needed, what = _PROVIDER_NEEDS[provider]
+        if not options.get(needed):
+            problems.append((needed, f'is required with oauth_provider = "{provider}": {what}'))
+        if options.get("host") is None:
+            options["host"] = IMAP_OAUTH_HOSTS[provider]
+    for other, (key, _what) in _PROVIDER_NEEDS.items():
+        if options.get(key) and provider != other:
+            problems.append((key, f'is used only with oauth_provider = "{other}"'))
+    if options.get("host") is None:
+        problems.append(("host", "is required"))
+    return problems
+
 
 def _source_cross_checks(source_type: str, options: Mapping[str, Any]) -> list[tuple[str, str]]:
     """Return (key, problem) pairs for rules that involve more than one option."""
     problems = []
+    if source_type == "imap" and isinstance(options, dict):
+        problems.extend(_imap_oauth_checks(options))
     if source_type == "imap" and options.get("tls") == "none":
         host = str(options.get("host") or "")
+        secret = "access token" if options.get("auth") == "oauth2" else "password"
         if host not in _LOOPBACK_HOSTS and not host.startswith("127."):
-            problems.append(("tls", 'tls = "none" sends your password in clear text: it is '
+            problems.append(("tls", f'tls = "none" sends your {secret} in clear text: it is '
                              "allowed only for a server on this machine; use implicit or "
                              "starttls"))
     if source_type == "ics":
@@ -377,7 +456,8 @@ class Config:
 # --- validation ----------------------------------------------------------------------------------
 
 
-_SECRET_KEYS = frozenset({"password", "pass", "passwd", "secret", "token"})
+_SECRET_KEYS = frozenset({"password", "pass", "passwd", "secret", "token", "access_token",
+                          "refresh_token"})
 
 
 class _Collector:

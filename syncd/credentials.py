@@ -7,6 +7,7 @@ never put in an error message, never written to the database or the config file;
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import subprocess
 from collections.abc import Mapping
@@ -27,6 +28,40 @@ def _no_keyring(source: str) -> CredentialError:
         f'{source}") or install and unlock a Secret Service keyring')
 
 
+def run_secret_command(source: str, key: str, command: str,
+                       timeout: float = _COMMAND_TIMEOUT_SECONDS) -> str:
+    """Run ``command`` (the ``key`` option of ``source``, e.g. ``password_command`` or
+    ``token_command``) through the shell and return the first line it prints.
+
+    What it prints is a secret: it is never logged and never put in an error. Raise
+    :class:`CredentialError` naming the key when the command fails (its exit status only), runs
+    longer than ``timeout`` seconds (it is killed, with everything it started), or prints
+    nothing.
+    """
+    import os
+    import signal
+
+    # A session of its own, so a timeout kills the whole group: a shell's child (``sleep``,
+    # a stuck ``gpg``) would otherwise live on, holding the pipe open.
+    process = subprocess.Popen(command, shell=True, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                               start_new_session=True)
+    try:
+        output, _errors = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise CredentialError(f"{key} of source {source!r} did not finish in {timeout:g} s "
+                              "and was stopped; run it by hand to see why") from None
+    secret = output.split("\n", 1)[0]
+    if process.returncode != 0 or not secret:
+        raise CredentialError(
+            f"{key} of source {source!r} failed (exit status {process.returncode}, "
+            f"{'no' if not secret else 'some'} output); run it by hand to see why")
+    return secret
+
+
 def read_password(source: str, options: Mapping[str, Any]) -> str:
     """Return the password of ``source``: from ``password_command`` if set, else the keyring.
 
@@ -34,21 +69,7 @@ def read_password(source: str, options: Mapping[str, Any]) -> str:
     """
     command = options.get("password_command")
     if command:
-        try:
-            result = subprocess.run(command, shell=True, capture_output=True, text=True,
-                                    timeout=_COMMAND_TIMEOUT_SECONDS, stdin=subprocess.DEVNULL,
-                                    check=False)
-        except subprocess.TimeoutExpired:
-            raise CredentialError(f"password_command of source {source!r} did not finish in "
-                                  f"{_COMMAND_TIMEOUT_SECONDS} s; run it by hand to see why"
-                                  ) from None
-        password = result.stdout.split("\n", 1)[0]
-        if result.returncode != 0 or not password:
-            raise CredentialError(
-                f"password_command of source {source!r} failed (exit status "
-                f"{result.returncode}, {'no' if not password else 'some'} output); run it by "
-                "hand to see why")
-        return password
+        return run_secret_command(source, "password_command", str(command))
     import keyring
     import keyring.errors
 

@@ -370,8 +370,30 @@ namespace inbox {
 }
 
 
+def _oauth2_text(root: Path, introspection_url: str, mechanisms: tuple[str, ...]) -> str:
+    """The passdb that asks an RFC 7662 introspection endpoint about every token (recipe:
+    "Dovecot with OAuth 2.0"); passwords keep the static passdb."""
+    (root / "oauth2.conf.ext").write_text(f"""\
+introspection_mode = post
+introspection_url = {introspection_url}
+force_introspection = yes
+active_attribute = active
+active_value = true
+username_attribute = username
+""")
+    return f"""\
+passdb {{
+  driver = oauth2
+  mechanisms = {' '.join(mechanisms)}
+  args = {root}/oauth2.conf.ext
+}}
+"""
+
+
 def _config_text(root: Path, port: int, certificates: Certificates | None,
-                 mail_format: str = "maildir", layout: str = "default") -> str:
+                 mail_format: str = "maildir", introspection_url: str | None = None,
+                 oauth_mechanisms: tuple[str, ...] = ("xoauth2", "oauthbearer"),
+                 layout: str = "default") -> str:
     if os.geteuid() == 0:
         internal, login, mail_user = "dovecot", "dovenull", "dovecot"
     else:  # unprivileged: everything runs as the current user
@@ -383,6 +405,9 @@ def _config_text(root: Path, port: int, certificates: Certificates | None,
     listener = "imaps" if certificates else "imap"
     ssl_flag = "\n    ssl = yes" if certificates else ""
     other = "imap" if certificates else "imaps"
+    mechanisms = ("plain login " + " ".join(oauth_mechanisms)
+                  if introspection_url else "plain login")
+    oauth2 = _oauth2_text(root, introspection_url, oauth_mechanisms) if introspection_url else ""
     return f"""\
 protocols = imap
 listen = 127.0.0.1
@@ -390,7 +415,7 @@ base_dir = {root}/run
 state_dir = {root}/state
 log_path = {root}/dovecot.log
 {ssl}disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 # Tests try wrong passwords on purpose: no 2 s failure delay, no anvil penalty for loopback.
 auth_failure_delay = 0
 login_trusted_networks = 127.0.0.1/32
@@ -399,8 +424,9 @@ default_internal_user = {internal}
 default_login_user = {login}
 first_valid_uid = 1
 first_valid_gid = 1
-passdb {{
+{oauth2}passdb {{
   driver = static
+  mechanisms = plain login
   args = password={PASSWORD}
 }}
 userdb {{
@@ -425,12 +451,16 @@ service anvil {{
 
 @contextlib.contextmanager
 def running_dovecot(*, tls: bool, mail_format: str = "maildir",
+                    introspection_url: str | None = None,
+                    oauth_mechanisms: tuple[str, ...] = ("xoauth2", "oauthbearer"),
                     layout: str = "default") -> Iterator[Dovecot]:
     """Start a Dovecot in a fresh world-traversable temporary directory; stop and remove it.
 
     ``mail_format`` (one of :data:`MAIL_FORMATS`) is how it stores every user's mail; the
-    default Maildir is what the tests use and write into directly. ``layout`` (one of
-    :data:`LAYOUTS`) is the folder layout every user sees.
+    default Maildir is what the tests use and write into directly. With
+    ``introspection_url`` it also accepts OAuth 2.0 access tokens (``oauth_mechanisms``,
+    SASL XOAUTH2 / OAUTHBEARER), asking that RFC 7662 endpoint about each one. ``layout``
+    (one of :data:`LAYOUTS`) is the folder layout every user sees.
     """
     if mail_format not in MAIL_FORMATS:
         raise ValueError(f"mail_format must be one of {MAIL_FORMATS}, not {mail_format!r}")
@@ -438,7 +468,8 @@ def running_dovecot(*, tls: bool, mail_format: str = "maildir",
         pytest.skip("dovecot is not installed (Debian: dovecot-imapd; scripts/test installs it)")
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
-    root = Path(tempfile.mkdtemp(prefix="syncd-dovecot-"))
+    # Short, under /tmp whatever TMPDIR is: Dovecot's AF_UNIX sockets live below it (≤ 107 bytes).
+    root = Path(tempfile.mkdtemp(prefix="syncd-dovecot-", dir="/tmp"))
     try:
         root.chmod(0o755)  # the login and mail processes run as other users
         for sub in ("run", "state", "mail"):
@@ -447,7 +478,7 @@ def running_dovecot(*, tls: bool, mail_format: str = "maildir",
         server = Dovecot(root, free_port(), certificates, mail_format)
         server.chown_mail(root / "mail")
         server.config.write_text(_config_text(root, server.port, certificates, mail_format,
-                                              layout))
+                                              introspection_url, oauth_mechanisms, layout))
         server.start()
         try:
             yield server
