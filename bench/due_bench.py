@@ -43,8 +43,8 @@ def build(state: Path, people: int, contacts: int, tracked: int) -> None:
                        "VALUES (?, ?, ?, 'outgoing', 1, 'outgoing', 'I wrote')",
                        ((i, f"k{i}", now - rng.randrange(0, 400 * 86400))
                         for i in range(1, contacts + 1)))
-        db.execute("INSERT INTO contacts SELECT id, (id % ?) + 1, at, direction, 1 "
-                   "FROM interactions", (people,))
+        db.execute("INSERT INTO contacts(interaction_id, person_id, at, direction, counts) "
+                   "SELECT id, (id % ?) + 1, at, direction, 1 FROM interactions", (people,))
         db.execute("INSERT INTO person_stats(person_id, last_outgoing, last_contact, "
                    "first_contact, interactions) SELECT person_id, max(at), max(at), min(at), "
                    "count(*) FROM contacts GROUP BY person_id")

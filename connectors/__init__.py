@@ -20,8 +20,18 @@ REGISTRY: MappingProxyType[str, str] = MappingProxyType(
         "imap": "connectors.imap:ImapConnector",
         "caldav": "connectors.caldav_source:CaldavConnector",
         "ics": "connectors.ics:IcsConnector",
+        "gmail": "connectors.gmail:GmailConnector",
+        "google_calendar": "connectors.google_calendar:GoogleCalendarConnector",
+        "google_contacts": "connectors.google_contacts:GoogleContactsConnector",
     }
 )
+
+#: Source types whose factory has ``describe_cursor(cursor, options)``: where an unfinished
+#: first sync stands, for ``syncd status`` (only these are imported by it).
+DESCRIBES_PROGRESS = frozenset({"gmail"})
+#: Source types authorized with OAuth (``token_key()``, ``authorize()``), whose sources may
+#: share one token.
+OAUTH_TYPES = frozenset({"gmail", "google_calendar", "google_contacts"})
 
 
 def load(source_type: str) -> ConnectorFactory:

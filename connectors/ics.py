@@ -109,6 +109,10 @@ class IcsConnector:
             raise SourceEmpty(
                 f"{self.path} holds no .ics file any more, though {len(previous)} were read "
                 f"before; if you removed them on purpose, run: syncd sync {self.name} --full")
+        if not files:
+            # "0 read" would look like success for a path with a typo in it.
+            raise SourceError(f"{self.path} matches no .ics file; fix "
+                              f"[sources.{self.name}].path (a file, a directory or a glob)")
         now_end = _epoch(end)
         assert now_end is not None
         current: dict[str, list[Any]] = {}

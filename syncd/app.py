@@ -5,25 +5,54 @@ Commands get an :class:`App` and call its methods; no module keeps global state.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import connectors
 from connectors.base import Connector
-from syncd.config import Config, SourceConfig
-from syncd.engine import Engine, ProgressCallback, SyncReport
-from syncd.errors import PersonNotFound, UsageError
+from syncd.choices import Choice, ChoiceJournal
+from syncd.config import Config, SourceConfig, line_of_ignore_pattern, line_of_person
+from syncd.engine import SOURCE_FAILURE, Engine, ProgressCallback, SyncReport
+from syncd.errors import AmbiguousPerson, PersonNotFound, SetInConfig, UsageError
 from syncd.model import PersonRow
-from syncd.rules import AddressPatterns, Rules
-from syncd.store import Store
+from syncd.paths import private_directory
+from syncd.rules import AddressPatterns, Rules, is_automated_address
+from syncd.store import Choices, Store
+from syncd.strength import RECONNECT, TRACK, Suggestion, suggested
 from syncd.ties import DEFAULT_CADENCE, Tie, due_ties, evaluate
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+
+#: The settings key holding how many lines of the choices journal the database has applied.
+CHOICES_APPLIED = "choices_applied"
+#: ... and the journal's size then: while it is unchanged, a command need not read the journal.
+CHOICES_SIZE = "choices_size"
+
+
+@dataclass(frozen=True, slots=True)
+class IgnoreResult:
+    """What ``syncd ignore PATTERN`` did and what the user should know about it."""
+
+    pattern: str
+    hidden: list[PersonRow]          # people hidden from listings now (never tracked ones)
+    tracked: list[PersonRow]         # tracked people the pattern matches (warn: still listed)
+    mine: list[str]                  # my own addresses the pattern matches (warn)
+
+
+@dataclass(frozen=True, slots=True)
+class UnignoreResult:
+    """What ``syncd unignore PATTERN`` did."""
+
+    pattern: str
+    shown: list[PersonRow]           # people shown again
 
 
 def utc_now() -> datetime:
@@ -42,8 +71,13 @@ class App:
     @classmethod
     def open(cls, config: Config, clock: Clock = utc_now) -> App:
         """Open the store named by ``config`` and bring it in line with the config."""
+        # The store makes the state directory 0700; its missing parents are made 0700 here
+        # (when that fails, Store.open says why in one sentence).
+        with contextlib.suppress(OSError):
+            private_directory(config.state_dir)
         app = cls(config, Store.open(config.state_dir), clock)
         app.apply_config()
+        app.replay_choices()
         # Meetings that started since the last sync are contact now, whatever runs next.
         app.store.promote_started_meetings(clock())
         return app
@@ -74,6 +108,9 @@ class App:
         if self.store.setting("ignore_applied") != applied:
             if listed:
                 self.store.mark_ignored(AddressPatterns(listed).matches)
+            # A pattern taken out of [rules].ignore shows the people it alone hid again.
+            self.store.unmark_ignored(AddressPatterns(listed).matches if listed
+                                      else (lambda address: False))
             self.store.set_setting("ignore_applied", applied)
 
     def rules(self) -> Rules:
@@ -112,6 +149,22 @@ class App:
             options = {**options, "state_dir": str(self.config.state_dir)}
         return factory(source.name, options, self.config.timezone)
 
+    def sources_sharing_token(self, connector: Any) -> list[Any]:
+        """Return the connectors of every configured source that uses the same OAuth token as
+        ``connector`` (Google sources of one account), ``connector`` itself included."""
+        key = connector.token_key()
+        sharing = [connector]
+        for source in self.config.sources.values():
+            if source.name == connector.name:
+                continue
+            if source.type not in connectors.OAUTH_TYPES:
+                continue
+            other = self.connector(source)
+            token_key = getattr(other, "token_key", None)
+            if token_key is not None and token_key() == key:
+                sharing.append(other)
+        return sharing
+
     def sync(self, names: Sequence[str] = (), *, full: bool = False,
              progress: Callable[[str], ProgressCallback | None] | None = None) -> list[SyncReport]:
         """Run one pass over each selected source; a failing source never stops the others."""
@@ -124,38 +177,89 @@ class App:
                     progress: ProgressCallback | None = None,
                     connector_factory: Callable[[SourceConfig], Connector] | None = None
                     ) -> SyncReport:
-        """Run one pass over ``source``; a connector that cannot even be built is recorded as
-        that source's failure (it never stops the others)."""
+        """Run one pass over ``source``, then apply ``auto_track``; a connector that cannot even
+        be built is recorded as that source's failure (it never stops the others)."""
         try:
             connector = (connector_factory or self.connector)(source)
         except Exception as error:
             report = SyncReport(source.name, error=f"cannot start: {error}",
                                 error_kind="internal")
             self.store.record_attempt(source.name, self.clock(), report.error, "internal")
-            log.warning("%s: %s", source.name, report.error)
+            log.warning("%s: %s", source.name, report.error, extra=SOURCE_FAILURE)
             return report
-        return engine.sync(source.name, connector, full=full, progress=progress)
+        report = engine.sync(source.name, connector, full=full, progress=progress)
+        self.auto_track()
+        return report
+
+    def first_sync_progress(self, name: str) -> str | None:
+        """Return where an unfinished first sync of source ``name`` stands, when its connector
+        can tell from the stored cursor (Gmail: "41,200 of 180,000 read, about 45 min left")."""
+        source = self.config.sources.get(name)
+        if source is None or source.type not in connectors.DESCRIBES_PROGRESS:
+            return None
+        describe = getattr(connectors.load(source.type), "describe_cursor", None)
+        if describe is None:
+            return None
+        text: str | None = describe(self.store.cursor(name), source.options)
+        return text
 
     # --- people --------------------------------------------------------------------------------
 
     def find_person(self, query: str) -> PersonRow:
-        """Return the person ``query`` names (address, name or id).
+        """Return the person ``query`` names (address, name, or id as ``12`` or ``#12``).
 
-        Raise :class:`PersonNotFound` with the closest names/addresses when nobody matches.
+        PERSON is, in this order: ``#ID`` (or a bare id), an address, a whole name, or the
+        start of exactly one person's name or address (a first name, ``bob@``). Raise
+        :class:`PersonNotFound` with the closest people, counted ones first, when nobody
+        matches, and :class:`AmbiguousPerson` naming them when several people do.
         """
         from syncd.addresses import normalize_address
 
-        candidates = self.store.find_people(normalize_address(query) or query)
+        text = query.strip()
+        if text.startswith("#") and text[1:].isdigit():
+            found = self.store.person(int(text[1:]))
+            if found is None:
+                raise PersonNotFound(query, [])
+            return found
+        candidates = self.store.find_people(normalize_address(text) or text) if text else []
+        if not candidates and text:
+            matches = self.store.find_people_by_prefix(text)
+            counted = [person_id for person_id, is_counted in matches if is_counted]
+            # One counted person (a tie) wins over junk-folder senders who share the prefix.
+            candidates = counted if len(counted) == 1 else [person_id for person_id, _ in matches]
+            if len(candidates) > 1:
+                raise AmbiguousPerson(query, [self._label(person_id)
+                                              for person_id in candidates[:5]],
+                                      len(candidates))
         if candidates:
             person = self.store.person(candidates[0])
             assert person is not None
             return person
-        choices = self.store.names_and_addresses()
-        lowered = {choice.lower(): choice for choice in choices}
-        close = difflib.get_close_matches(query.lower(), list(lowered), n=3, cutoff=0.5)
-        contains = [choice for choice in choices if query.lower() in choice.lower()][:3]
-        suggestions = list(dict.fromkeys([*contains, *(lowered[c] for c in close)]))[:3]
-        raise PersonNotFound(query, suggestions)
+        raise PersonNotFound(query, self._suggestions(text))
+
+    def _label(self, person_id: int) -> str:
+        row = self.store.person(person_id)
+        if row is None:
+            return f"#{person_id}"
+        first = row.addresses[0] if row.addresses else f"#{row.id}"
+        return f"{row.name} <{first}>" if row.name and row.addresses else (row.name or first)
+
+    def _suggestions(self, text: str) -> list[str]:
+        """Return up to three people close to ``text``: counted people (tracked, or with a
+        counted contact) first; others only when no counted person is close."""
+        lowered = text.lower()
+        best: dict[int, tuple[bool, float]] = {}
+        for person_id, value, _kind, counted in self.store.suggestion_pool():
+            candidate = value.lower()
+            score = difflib.SequenceMatcher(None, lowered, candidate).ratio()
+            if lowered and lowered in candidate:
+                score = max(score, 0.8)
+            if score >= 0.5 and score > best.get(person_id, (False, 0.0))[1]:
+                best[person_id] = (counted, score)
+        ranked = sorted(best.items(), key=lambda item: (not item[1][0], -item[1][1]))
+        if any(counted for _, (counted, _score) in ranked):
+            ranked = [item for item in ranked if item[1][0]]
+        return [self._label(person_id) for person_id, _ in ranked[:3]]
 
     def tie(self, person: PersonRow) -> Tie:
         """Return the tie with ``person`` now."""
@@ -183,3 +287,270 @@ class App:
         ties.sort(key=lambda tie: (not tie.person.tracked, tie.person.name.lower(),
                                    tie.person.addresses))
         return ties
+
+    # --- choices made on the command line (journaled: syncd/choices.py) -------------------------
+
+    @property
+    def journal(self) -> ChoiceJournal:
+        """The choices journal beside the database."""
+        return ChoiceJournal(self.config.state_dir)
+
+    def refuse_if_configured(self, person: PersonRow) -> None:
+        """Raise :class:`SetInConfig` when ``person`` is listed in ``[[people]]``."""
+        if self.store.tracked_by(person.id) == "config":
+            raise SetInConfig(person.name or person.addresses[0],
+                              str(self.config.file) if self.config.file else None,
+                              line_of_person(self.config.file, person.addresses))
+
+    def track(self, person: PersonRow, tier: str | None = None,
+              every: timedelta | None = None) -> None:
+        """Track ``person``; keep their tier or cadence unless one is given.
+
+        Raise :class:`SetInConfig` for a person of ``[[people]]`` (the config file wins).
+        """
+        self.refuse_if_configured(person)
+        self._record(Choice(kind="track", name=person.name, addresses=person.addresses,
+                            tier=tier, every_days=every.total_seconds() / 86400 if every
+                            else None), person.id)
+
+    def untrack(self, person: PersonRow) -> None:
+        """Stop tracking ``person``. Raise :class:`SetInConfig` for a person of ``[[people]]``."""
+        self.refuse_if_configured(person)
+        self._record(Choice(kind="untrack", name=person.name, addresses=person.addresses),
+                     person.id)
+
+    def snooze(self, person: PersonRow, until: datetime | None) -> None:
+        """Silence ``person`` until ``until``; None ends a snooze."""
+        self._record(Choice(kind="snooze", name=person.name, addresses=person.addresses,
+                            until=_iso(until)), person.id)
+
+    def log_contact(self, person: PersonRow, at: datetime, note: str | None) -> None:
+        """Log a contact the machine cannot see (``syncd done``)."""
+        self._record(Choice(kind="done", name=person.name, addresses=person.addresses,
+                            at=_iso(at), note=note, key=uuid.uuid4().hex), person.id)
+
+    def ignore(self, pattern: str) -> IgnoreResult:
+        """Never count ``pattern`` again; say who it hides and whom it should not match."""
+        matches = AddressPatterns([pattern]).matches
+        tracked = [row for row in self.store.tracked_people()
+                   if any(matches(address) for address in row.addresses)]
+        mine = sorted(address for address in self.store.my_addresses() if matches(address))
+        marked = self._record(Choice(kind="ignore", pattern=pattern))
+        # Tracked people stay listed (people, people --all): only the others are hidden.
+        hidden = sorted((row for person_id in marked
+                         if (row := self.store.person(person_id)) and not row.tracked),
+                        key=_by_name)
+        return IgnoreResult(pattern, hidden, tracked, mine)
+
+    def unignore(self, pattern: str) -> UnignoreResult:
+        """Count ``pattern`` again. Raise :class:`SetInConfig` for a ``[rules].ignore`` entry
+        and :class:`UsageError` for a pattern never given to ``syncd ignore``."""
+        if pattern in self.config.rules.ignore:
+            raise SetInConfig(f"the ignore pattern {pattern!r}",
+                              str(self.config.file) if self.config.file else None,
+                              line_of_ignore_pattern(self.config.file, pattern))
+        if pattern not in self.store.ignore_patterns():
+            given = ", ".join(self.store.ignore_patterns()) or "none"
+            raise UsageError(f"{pattern!r} is not an ignore pattern given with syncd ignore "
+                             f"(given: {given})")
+        shown = self._record(Choice(kind="unignore", pattern=pattern))
+        return UnignoreResult(pattern, sorted((row for person_id in shown
+                                               if (row := self.store.person(person_id))),
+                                              key=_by_name))
+
+    def ignored_by(self, person: PersonRow) -> list[tuple[str, str]]:
+        """Return (pattern, where it was set) of every ignore pattern matching ``person``."""
+        found = []
+        for where, patterns in (("[rules].ignore", self.config.rules.ignore),
+                                ("syncd ignore", self.store.ignore_patterns())):
+            for pattern in patterns:
+                if any(AddressPatterns([pattern]).matches(a) for a in person.addresses):
+                    found.append((pattern, where))
+        return found
+
+    def _record(self, choice: Choice, person_id: int | None = None) -> list[int]:
+        """Journal ``choice``, then apply it to the database; return what applying returns."""
+        journal = self.journal
+        journal.append(choice)
+        result = self._apply_choice(choice, person_id)
+        self.store.count_setting(CHOICES_APPLIED)
+        self.store.set_setting(CHOICES_SIZE, str(journal.size()))
+        return result
+
+    def _apply_choice(self, choice: Choice, person_id: int | None = None) -> list[int]:
+        """Apply one choice to the database (idempotent). Return the people an ignore hid or
+        an unignore showed again, else an empty list."""
+        store = self.store
+        if choice.kind in ("ignore", "unignore"):
+            pattern = choice.pattern or ""
+            if choice.kind == "ignore":
+                store.add_ignore_pattern(pattern)
+            else:
+                store.remove_ignore_pattern(pattern)
+            listed = sorted({*self.config.rules.ignore, *store.ignore_patterns()})
+            store.set_setting("ignore_applied", "\n".join(listed))
+            if choice.kind == "ignore":
+                return store.mark_ignored(AddressPatterns([pattern]).matches)
+            return store.unmark_ignored(AddressPatterns(listed).matches if listed
+                                        else (lambda address: False))
+        if person_id is None:
+            if not choice.addresses:
+                return []
+            person_id = store.person_with_addresses(choice.name, choice.addresses)
+        configured = store.tracked_by(person_id) == "config"
+        if choice.kind == "track" and not configured:
+            store.track(person_id, choice.tier, choice.every_days)
+        elif choice.kind == "untrack" and not configured:
+            store.untrack(person_id)
+        elif choice.kind == "snooze":
+            store.snooze(person_id, _from_iso(choice.until))
+        elif choice.kind == "done" and choice.at:
+            at = _from_iso(choice.at)
+            assert at is not None
+            store.log_manual(person_id, at, choice.note, key=choice.key)
+        return []
+
+    def replay_choices(self) -> int:
+        """Apply the journal lines this database has not applied yet; return how many.
+
+        A new or rebuilt database applies them all. A database from before the journal
+        existed writes its choices into a new journal first, so a later rebuild keeps them.
+        """
+        journal = self.journal
+        size = journal.size()
+        if self.store.setting(CHOICES_SIZE) == str(size):
+            return 0  # nothing appended since this database last looked: no need to read it
+        applied_text = self.store.setting(CHOICES_APPLIED)
+        if applied_text is None and not journal.exists():
+            snapshot = self._choices_in_database()
+            if snapshot:
+                journal.append(*snapshot)
+            self.store.set_setting(CHOICES_APPLIED, str(len(snapshot)))
+            self.store.set_setting(CHOICES_SIZE, str(journal.size()))
+            return 0
+        choices = journal.read()
+        applied = int(applied_text or 0)
+        if applied >= len(choices):
+            self.store.set_setting(CHOICES_SIZE, str(size))
+            return 0
+        for choice in choices[applied:]:
+            try:
+                self._apply_choice(choice)
+            except Exception as error:  # one unusable line must not block every command
+                log.warning("a %s choice from %s could not be applied: %s", choice.kind,
+                            journal.path, error)
+        self.store.set_setting(CHOICES_APPLIED, str(len(choices)))
+        self.store.set_setting(CHOICES_SIZE, str(size))
+        log.info("applied %d choices from %s", len(choices) - applied, journal.path)
+        return len(choices) - applied
+
+    def _choices_in_database(self) -> list[Choice]:
+        """Return the choices a database from before the journal holds."""
+        store = self.store
+        choices: list[Choice] = []
+
+        def person(person_id: int) -> PersonRow | None:
+            return store.person(person_id)
+
+        for person_id, tier, every_days in store.tracked_on_the_command_line():
+            if row := person(person_id):
+                choices.append(Choice(kind="track", name=row.name, addresses=row.addresses,
+                                      tier=tier, every_days=every_days))
+        for person_id, until in store.snoozes():
+            if row := person(person_id):
+                choices.append(Choice(kind="snooze", name=row.name, addresses=row.addresses,
+                                      until=_iso(until)))
+        for person_id, key, at, note in store.manual_contacts():
+            if row := person(person_id):
+                choices.append(Choice(kind="done", name=row.name, addresses=row.addresses,
+                                      at=_iso(at), note=note, key=key))
+        choices.extend(Choice(kind="ignore", pattern=pattern)
+                       for pattern in store.ignore_patterns())
+        return choices
+
+
+    def exported_people(self) -> list[tuple[Tie, Choices]]:
+        """Return everyone ``syncd export`` writes, with their tie now and their choices."""
+        now = self.clock()
+        return [(evaluate(row, self.config.tiers, now), choices)
+                for row, choices in self.store.exported_people()]
+
+    # --- suggestions ---------------------------------------------------------------------------
+
+    def suggest(self, limit: int = 10) -> list[Suggestion]:
+        """Return up to ``limit`` suggestions per group ("track", "reconnect"), strongest first.
+
+        Never suggested: tracked, ignored or untracked-by-me people, my own addresses, one-way
+        incoming-only correspondents, automated addresses (noreply, notifications ...) and
+        addresses an ignore pattern matches (syncd.strength has the scoring).
+        """
+        found = [*self._strongest(dormant=False, limit=limit),
+                 *self._strongest(dormant=True, limit=limit)]
+        found.sort(key=lambda item: (-item.strength.score, item.tie.person.id))
+        return found
+
+    def _strongest(self, *, dormant: bool, limit: int,
+                   needs_rhythm: bool = False) -> list[Suggestion]:
+        """Return the ``limit`` strongest suggestions of one group, paging past excluded ones."""
+        now = self.clock()
+        patterns = AddressPatterns([*self.config.rules.ignore, *self.store.ignore_patterns()])
+        mine = self.store.my_addresses()
+        result: list[Suggestion] = []
+        offset = 0
+        while len(result) < limit:
+            page = self.store.strongest_untracked(now, dormant=dormant, limit=limit + 20,
+                                                  offset=offset, needs_rhythm=needs_rhythm)
+            if not page:
+                break
+            offset += len(page)
+            people = {row.id: row for row in self.store.people_with_ids(
+                [person_id for person_id, _ in page])}
+            for person_id, history in page:
+                person = people.get(person_id)
+                if person is None or any(address in mine or is_automated_address(address) or
+                                         patterns.matches(address)
+                                         for address in person.addresses):
+                    continue
+                scored = suggested(history, now)
+                if scored is None or scored.group != (RECONNECT if dormant else TRACK):
+                    continue  # the store's SQL mirrors the policy; the policy has the last word
+                result.append(Suggestion(evaluate(person, self.config.tiers, now), scored))
+                if len(result) == limit:
+                    break
+        result.sort(key=lambda item: (-item.strength.score, item.tie.person.id))
+        return result
+
+    def auto_track(self) -> int:
+        """Track the strongest alive ties until ``[general] auto_track`` people are auto-tracked.
+
+        Only ties with an inferred rhythm (their cadence is "inferred"), never someone the user
+        untracked; each records why. Lowering the number untracks nobody: a tie that goes
+        quiet is exactly what to be told about. Return how many were tracked now.
+        """
+        if not self.config.auto_track:
+            return 0
+        wanted = self.config.auto_track - self.store.auto_tracked_count()
+        if wanted <= 0:
+            return 0
+        chosen = self._strongest(dormant=False, limit=wanted, needs_rhythm=True)
+        self.store.track_automatically([
+            (item.tie.person.id, f"auto_track: score {item.strength.score}, "
+                                 f"{item.strength.why}") for item in chosen])
+        if chosen:
+            log.info("auto_track: tracking %d of the strongest ties", len(chosen))
+        return len(chosen)
+
+
+def _by_name(person: PersonRow) -> tuple[str, tuple[str, ...]]:
+    return (person.name.lower(), person.addresses)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _from_iso(text: str | None) -> datetime | None:
+    if text is None:
+        return None
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

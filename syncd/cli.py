@@ -49,6 +49,9 @@ class Context:
 
 pass_context = click.make_pass_decorator(Context)
 
+PERSON_HELP = ("PERSON is an address, a name, the start of exactly one person's name or "
+               "address (a first name will do), or #ID (the id that syncd show prints).")
+
 
 def _echo_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False))
@@ -77,7 +80,25 @@ def _print_table(title: str | None, headers: Sequence[str],
         click.echo(plain_table(headers, rows))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """A command group whose ``--help`` wraps each command's summary instead of cutting it
+    off at the terminal width ("asks once, checks...")."""
+
+    group_class = type  # subgroups (config, service, ...) list their commands the same way
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is not None and not command.hidden:
+                rows.append((name, command.get_short_help_str(limit=1_000)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=PERSON_HELP)
 @click.option("-c", "--config", "config_path", type=click.Path(path_type=Path),
               help="Config file (default: $SYNCD_CONFIG, else "
                    "$XDG_CONFIG_HOME/syncd/config.toml).")
@@ -103,15 +124,12 @@ def init(context: Context) -> None:
     """Write a commented starter config (never overwrites)."""
     from importlib.resources import files
 
-    from syncd.paths import default_config_path
+    from syncd.paths import default_config_path, write_private_file
 
     path = context.config_path or default_config_path()
     if path.exists():
         raise click.ClickException(f"{path} already exists; edit it, or pass -c for another file")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(files("syncd").joinpath("starter_config.toml").read_text("utf-8"),
-                    encoding="utf-8")
-    path.chmod(0o600)
+    write_private_file(path, files("syncd").joinpath("starter_config.toml").read_text("utf-8"))
     click.echo(f"wrote {path}; edit it, then run: syncd config check && syncd sync")
 
 
@@ -124,17 +142,64 @@ def config_group() -> None:
 @pass_context
 def config_check(context: Context) -> None:
     """Validate the config; list every problem with its key path."""
+    from syncd.config import path_warnings
+    from syncd.render import plural
+
     config = context.config()
+    for warning in path_warnings(config):
+        click.echo(f"warning: {warning}", err=True)
     sources = ", ".join(f"{s.name} ({s.type})" for s in config.sources.values()) or "none"
-    click.echo(f"{config.file}: ok; sources: {sources}; {len(config.people)} people tracked")
+    # Only [[people]] is in the file: people tracked with syncd track live in the state
+    # directory, so this names what it counts (syncd people lists them all).
+    click.echo(f"{config.file}: ok; sources: {sources}; "
+               f"{plural(len(config.people), 'person', 'people')} in [[people]]")
+
+
+@config_group.command(name="example")
+def config_example() -> None:
+    """Print the example config, which documents every option."""
+    from importlib.resources import files
+
+    click.echo(files("syncd").joinpath("config.example.toml").read_text("utf-8"), nl=False)
+
+
+@config_group.command(name="paths")
+@pass_context
+def config_paths(context: Context) -> None:
+    """Print where syncd keeps things: config, state, journal, log, unit file."""
+    from syncd.choices import JOURNAL_NAME
+    from syncd.config import load_config
+    from syncd.errors import ConfigError
+    from syncd.paths import default_config_path, default_state_dir
+    from syncd.service import UNIT_NAME, user_unit_dir
+    from syncd.store import DATABASE_NAME
+
+    config_file = (context.config_path or default_config_path()).absolute()
+    try:
+        state_dir = load_config(context.config_path).state_dir
+        note = ""
+    except ConfigError:
+        state_dir, note = default_state_dir(), " (the default: the config cannot be read)"
+    unit = user_unit_dir() / UNIT_NAME
+    rows = [
+        ("config file", f"{config_file}{'' if config_file.exists() else ' (missing)'}"),
+        ("state database", f"{state_dir / DATABASE_NAME}{note}"),
+        ("choices journal", str(state_dir / JOURNAL_NAME)),
+        ("log", "the daemon logs to stderr: journalctl --user -u syncd under systemd"),
+        ("unit file", f"{unit}{'' if unit.exists() else ' (not installed)'}"),
+    ]
+    for label, value in rows:
+        click.echo(f"{label + ':':17}{value}")
 
 
 @cli.command()
 @click.argument("source")
+@click.option("--no-browser", is_flag=True,
+              help="Google sources: print the authorization URL instead of opening a browser.")
 @pass_context
-def auth(context: Context, source: str) -> None:
+def auth(context: Context, source: str, no_browser: bool) -> None:
     """Store the password of SOURCE in the keyring (asks once, checks it by logging in), or
-    run the OAuth sign-in of an IMAP source with auth = "oauth2"."""
+    run the OAuth sign-in of a Google source or an IMAP source with auth = "oauth2"."""
     from syncd.app import App
     from syncd.credentials import store_password
 
@@ -142,6 +207,10 @@ def auth(context: Context, source: str) -> None:
     [chosen] = App.selected_sources_of(config, [source])
     app = context.app()
     connector = app.connector(chosen)
+    if getattr(connector, "token_key", None) is not None:
+        # Google sources: the installed-app flow, one consent for the account.
+        _oauth(app, connector, no_browser)
+        return
     authorize = getattr(connector, "authorize", None)
     if authorize is not None:
         # OAuth sources (IMAP with auth = "oauth2"): the provider's sign-in, or a check that
@@ -165,22 +234,109 @@ def auth(context: Context, source: str) -> None:
     click.echo(f"password of {source} checked and stored in the keyring")
 
 
+def _oauth(app: Any, connector: Any, no_browser: bool) -> None:
+    """Run the OAuth flow of ``connector`` for every source that shares its token."""
+    sharing = app.sources_sharing_token(connector)
+    scopes = sorted({other.scope for other in sharing})
+
+    def show_url(url: str) -> None:
+        click.echo("Open this address in a browser (on any machine) and allow access:\n\n"
+                   f"  {url}\n", err=True)
+        click.echo("Waiting for Google to send the browser back to this machine. If the browser "
+                   "runs elsewhere, paste here the address it ended on (it starts with "
+                   "http://localhost) and press Enter.", err=True)
+
+    def pasted() -> str | None:
+        line = sys.stdin.readline()
+        return line or None
+
+    authorized = connector.authorize(scopes, show_url=show_url, open_browser=not no_browser,
+                                     pasted=pasted)
+    for other in sharing:
+        app.store.clear_pause(other.name)
+    names = ", ".join(other.name for other in sharing)
+    where = ("the OS keyring" if authorized.saved.in_keyring
+             else f"{authorized.saved.where} (a file only you can read: no keyring here)")
+    click.echo(f"authorized {names}; the refresh token is in {where}")
+    click.echo(f"scopes: {', '.join(authorized.scopes)}")
+    if not authorized.saved.in_keyring:
+        click.echo(f"for a system service, pass that file as a systemd credential: "
+                   f"LoadCredential={authorized.name}:{authorized.saved.where}")
+
+
 # --- syncing --------------------------------------------------------------------------------------
 
 
+class _NotSourceFailures(logging.Filter):
+    """Drops the log line of a failed source: `syncd sync` prints its report's error once."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not getattr(record, "source_failure", False)
+
+
+class _ConsoleHandler(logging.Handler):
+    """Prints log lines through the progress display, above the spinner, never into it."""
+
+    def __init__(self, console: Any) -> None:
+        super().__init__()
+        self.console = console
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.console.print(self.format(record), markup=False, highlight=False,
+                               soft_wrap=True)
+        except Exception:
+            self.handleError(record)
+
+
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int], None] | None] | None]:
+def _sync_logging(console: Any) -> Iterator[None]:
+    """While `syncd sync` runs: no log line repeats a failure the report prints, and with a
+    progress display (``console``) every log line goes through it."""
+    root = logging.getLogger()
+    saved = list(root.handlers)
+    quiet = _NotSourceFailures()
+    if console is not None:
+        through_console = _ConsoleHandler(console)
+        through_console.setFormatter(saved[0].formatter if saved else logging.Formatter(
+            "%(levelname)s %(name)s: %(message)s"))
+        root.handlers = [through_console]
+    for handler in root.handlers:
+        handler.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for handler in root.handlers:
+            handler.removeFilter(quiet)
+        root.handlers = saved
+
+
+@contextmanager
+def _progress(enabled: bool, describe: Callable[[str], str | None] | None = None
+              ) -> Iterator[Callable[[str], Callable[[int], None] | None] | None]:
+    """Yield a progress-callback maker for a TTY; ``describe(name)`` may add where a long first
+    sync stands (Gmail: "41,200 of 180,000 read, about 45 min left at Google's rate limit")."""
     if not enabled:
-        yield None
+        with _sync_logging(None):
+            yield None
         return
+    from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     with Progress(SpinnerColumn(), TextColumn("{task.description}"),
                   TextColumn("{task.completed} items"), TimeElapsedColumn(),
-                  transient=True) as bar:
+                  console=Console(stderr=True), transient=True) as bar, \
+            _sync_logging(bar.console):
         def for_source(name: str) -> Callable[[int], None]:
             task = bar.add_task(f"syncing {name}", total=None)
-            return lambda count: bar.advance(task, count)
+
+            def advance(count: int) -> None:
+                bar.advance(task, count)
+                text = describe(name) if describe is not None else None
+                if text:
+                    bar.update(task, description=f"syncing {name}: {text}")
+
+            return advance
 
         yield for_source
 
@@ -192,7 +348,7 @@ def _progress(enabled: bool) -> Iterator[Callable[[str], Callable[[int], None] |
 def sync(context: Context, sources: tuple[str, ...], full: bool) -> None:
     """One pass over every source (or the ones named), then exit."""
     app = context.app()
-    with _progress(sys.stderr.isatty()) as progress:
+    with _progress(sys.stderr.isatty(), app.first_sync_progress) as progress:
         reports = app.sync(sources, full=full, progress=progress)
     failed = 0
     for report in reports:
@@ -202,6 +358,9 @@ def sync(context: Context, sources: tuple[str, ...], full: bool) -> None:
         else:
             click.echo(f"{report.source}: {report.records} read, {report.counted} counted, "
                        f"{report.new_contacts} new contacts, {report.skipped} skipped")
+    if any(report.records for report in reports) and app.store.tracked_count() == 0:
+        click.echo("")
+        _first_run(app)
     if failed:
         sys.exit(1)
 
@@ -211,7 +370,7 @@ def sync(context: Context, sources: tuple[str, ...], full: bool) -> None:
 @pass_context
 def status(context: Context, as_json: bool) -> None:
     """Per source: last success, last error, counts, skipped items with reasons."""
-    from syncd.render import iso, source_json
+    from syncd.render import local_time, source_json
 
     app = context.app()
     rows = {row.name: row for row in app.store.sources()}
@@ -223,7 +382,8 @@ def status(context: Context, as_json: bool) -> None:
                          "last_error": None, "error_kind": None, "observations": 0,
                          "skipped": {}}),
                      "configured": name in app.config.sources,
-                     "paused": rows[name].error_kind == "auth" if name in rows else False}
+                     "paused": rows[name].error_kind == "auth" if name in rows else False,
+                     "first_sync": app.first_sync_progress(name) if name in rows else None}
                     for name in names])
         return
     if not names:
@@ -235,7 +395,10 @@ def status(context: Context, as_json: bool) -> None:
             continue
         note = "" if name in app.config.sources else " (no longer in the config)"
         click.echo(f"{name}: {row.observations} items; last success "
-                   f"{iso(row.last_success) or 'never'}{note}")
+                   f"{local_time(row.last_success, app.config.timezone)}{note}")
+        first_sync = app.first_sync_progress(name)
+        if first_sync:
+            click.echo(f"  {first_sync}")
         if row.last_error:
             click.echo(f"  last error: {row.last_error}")
         if row.error_kind == "auth":
@@ -245,6 +408,57 @@ def status(context: Context, as_json: bool) -> None:
 
 
 # --- people ---------------------------------------------------------------------------------------
+
+
+FIRST_RUN_SHOWN = 5
+
+
+def _first_run(app: Any) -> bool:
+    """With nobody tracked, print what to do and the strongest ties; return True if it did.
+
+    An empty table says nothing to a new user; their own history already says who matters.
+    """
+    if app.store.tracked_count():
+        return False
+    from syncd.render import SUGGESTION_HEADERS, suggestion_row
+
+    found = app.suggest(FIRST_RUN_SHOWN)[:FIRST_RUN_SHOWN]
+    if not found:
+        click.echo("Nobody is tracked yet, and no tie in your history is strong enough to "
+                   "suggest: run syncd sync, or track someone with: syncd track PERSON")
+        return True
+    click.echo("Nobody is tracked yet: track the people who matter with syncd track #ID (or "
+               "set [general] auto_track = N); the strongest ties in your history:")
+    _print_table(None, SUGGESTION_HEADERS, [suggestion_row(item) for item in found])
+    return True
+
+
+@cli.command()
+@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True,
+              help="At most this many per group.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@pass_context
+def suggest(context: Context, limit: int, as_json: bool) -> None:
+    """Untracked ties worth keeping, strongest first: "track" (alive) and "reconnect"
+    (strong, gone quiet)."""
+    from syncd.render import SUGGESTION_HEADERS, suggestion_json, suggestion_row
+
+    app = context.app()
+    found = app.suggest(limit)
+    if as_json:
+        _echo_json([suggestion_json(item) for item in found])
+        return
+    if not found:
+        click.echo("no suggestions: no untracked two-way tie is strong enough yet (run: "
+                   "syncd sync; see everyone with: syncd people --all)")
+        return
+    for group, title in (("track", "worth tracking (alive)"),
+                         ("reconnect", "worth reconnecting (strong ties gone quiet)")):
+        rows = [suggestion_row(item) for item in found if item.strength.group == group]
+        if rows:
+            click.echo(f"{title}:")
+            _print_table(None, SUGGESTION_HEADERS, rows)
+    click.echo("track one with: syncd track #ID")
 
 
 @cli.command()
@@ -261,8 +475,11 @@ def people(context: Context, as_json: bool, everyone: bool) -> None:
     if as_json:
         _echo_json([tie_json(tie) for tie in ties])
         return
+    if not everyone and _first_run(app):
+        return
     now = app.clock()
-    _print_table("people", TIE_HEADERS, [tie_row(tie, now) for tie in ties])
+    _print_table("people", TIE_HEADERS, [tie_row(tie, now, app.config.timezone)
+                                         for tie in ties])
 
 
 @cli.command()
@@ -281,19 +498,21 @@ def due(context: Context, as_json: bool) -> None:
         _echo_json([{**tie_json(tie), "upcoming_meeting": iso(upcoming.get(tie.person.id))}
                     for tie in ties])
         return
+    if not ties and _first_run(app):
+        return
     if not ties and not _is_tty():
         return
     _print_table("due", TIE_HEADERS, due_rows(ties, upcoming, now, app.config.timezone))
 
 
-@cli.command()
+@cli.command(epilog=PERSON_HELP)
 @click.argument("person")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--why", is_flag=True, help="The last decisions about them, with reasons.")
 @pass_context
 def show(context: Context, person: str, as_json: bool, why: bool) -> None:
     """Addresses, tier, cadence, contact dates and timeline of one person."""
-    from syncd.render import ago, iso, status_text, tie_json, timeline_json
+    from syncd.render import ago, iso, local_time, status_text, tie_json, timeline_json, why_text
 
     app = context.app()
     row = app.find_person(person)
@@ -305,12 +524,28 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
         _echo_json({**tie_json(tie), "upcoming_meeting": iso(meetings[0][0]) if meetings else None,
                     "upcoming": [{"start": iso(start), "reason": reason}
                                  for start, reason in meetings],
-                    "timeline": [timeline_json(e) for e in timeline]})
+                    "timeline": [timeline_json(e, row.addresses) for e in timeline]})
         return
-    click.echo(f"{row.name or row.addresses[0]} (#{row.id})")
+    zone = app.config.timezone
+    click.echo(f"{_name(row)} (#{row.id})")
     click.echo(f"  addresses: {', '.join(row.addresses)}")
+    tracked_by = app.store.tracked_by(row.id)
     click.echo(f"  tracked: {'yes' if row.tracked else 'no'}"
-               + (f", tier {row.tier}" if row.tier else ""))
+               + (f", tier {row.tier}" if row.tier else "")
+               + (" (set in the config file)" if row.tracked and tracked_by == "config" else ""))
+    for pattern, where in app.ignored_by(row):
+        undo = ("remove it from [rules].ignore" if where == "[rules].ignore"
+                else f"syncd unignore {pattern}")
+        click.echo(f"  ignored: matches {pattern} ({where}); their mail does not count"
+                   + ("" if row.tracked else " and they are hidden") + f"; undo: {undo}")
+    if why and row.tracked:
+        tracked_by, reason = app.store.track_reason(row.id)
+        origin = {"config": "listed in [[people]] of the config", "cli": "syncd track",
+                  "vcard": "a vCard category naming a tier", "auto": "[general] auto_track"}
+        click.echo(f"  tracked because: {reason or origin.get(tracked_by or '', 'unknown')}")
+    elif why and app.store.kept_out_of_auto_track(row.id):
+        click.echo("  untracked by you: never suggested or auto-tracked again "
+                   "(syncd track brings them back)")
     if tie.cadence:
         from syncd.durations import format_duration
 
@@ -318,68 +553,100 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
     click.echo(f"  last contact: {ago(row.last_contact, now)}"
                f" (out {ago(row.last_outgoing, now)}, in {ago(row.last_incoming, now)}, "
                f"meeting {ago(row.last_meeting, now)}, logged {ago(row.last_manual, now)})")
-    click.echo(f"  interactions: {row.interactions}; status: {status_text(tie, now)}"
-               + (f"; due {iso(tie.due_at)}" if tie.due_at else ""))
+    standing = status_text(tie, now, zone) if row.tracked else "not tracked"
+    click.echo(f"  interactions: {row.interactions}; status: {standing}"
+               + (f"; due {local_time(tie.due_at, zone)}" if tie.due_at else ""))
     if meetings:
         click.echo("  upcoming:")
     for start, reason in meetings:
-        click.echo(f"    {iso(start)}  {reason}")
+        click.echo(f"    {local_time(start, zone)}  {reason}")
     if timeline:
         click.echo("  decisions:" if why else "  timeline:")
     for entry in timeline:
-        mark = "counted" if entry.counts else "not counted"
         extra = f" - {entry.note}" if entry.note else ""
-        text = f"{mark}: {entry.reason}" if why else f"{entry.direction}: {entry.reason}"
-        click.echo(f"    {iso(entry.at) or '?'}  {text}{extra}")
+        text = (why_text(entry, row.addresses) if why
+                else f"{entry.direction}: {entry.reason}")
+        click.echo(f"    {local_time(entry.at, zone) if entry.at else '?'}  {text}{extra}")
 
 
-def _duration_days(text: str) -> float:
+def _duration(text: str, hint: str) -> timedelta:
     from syncd.durations import parse_duration
 
     try:
-        return parse_duration(text).total_seconds() / 86400
+        return parse_duration(text)
     except ValueError as error:
-        raise click.BadParameter(str(error)) from None
+        raise click.BadParameter(str(error), param_hint=hint) from None
 
 
-@cli.command()
+def _name(row: Any) -> str:
+    """Return how a person is named in messages: their name, else their first address."""
+    return str(row.name or (row.addresses[0] if row.addresses else f"#{row.id}"))
+
+
+def _local(moment: datetime | None, app: Any) -> str:
+    """Return a time for people: in [general].timezone, with the zone's abbreviation."""
+    from syncd.render import local_time
+
+    return local_time(moment, app.config.timezone)
+
+
+@cli.command(epilog=PERSON_HELP)
 @click.argument("person")
 @click.option("--tier", help="A tier from [tiers].")
 @click.option("--every", help="Their own cadence, e.g. 3w.")
 @pass_context
 def track(context: Context, person: str, tier: str | None, every: str | None) -> None:
-    """Start tracking a person."""
+    """Start tracking a person (keeps their tier or cadence unless one is given)."""
     app = context.app()
+    if tier and every:
+        raise click.UsageError("give --tier or --every, not both (--every beats a tier)")
     if tier and tier not in app.config.tiers:
-        raise click.BadParameter(f"no tier {tier!r}; defined: {', '.join(app.config.tiers)}",
-                                 param_hint="--tier")
+        raise click.BadParameter(f"no tier {tier!r}; defined: "
+                                 f"{', '.join(app.config.tiers) or 'none'}", param_hint="--tier")
+    cadence = _duration(every, "--every") if every else None
     row = app.find_person(person)
-    app.store.set_tracking(row.id, True, tier, _duration_days(every) if every else None)
-    click.echo(f"tracking {row.name or row.addresses[0]}")
+    if not tier and not every and app.store.tracked_by(row.id) == "config":
+        click.echo(f"{_name(row)} is already tracked: the config file lists them")
+        return
+    app.track(row, tier, cadence)
+    tie = app.tie(app.store.person(row.id) or row)
+    from syncd.durations import format_duration
+
+    how = (f" every {format_duration(tie.cadence)} ({tie.cadence_source})"
+           if tie.cadence else "")
+    click.echo(f"tracking {_name(row)}{how}")
 
 
-@cli.command()
+@cli.command(epilog=PERSON_HELP)
 @click.argument("person")
 @pass_context
 def untrack(context: Context, person: str) -> None:
     """Stop tracking a person."""
     app = context.app()
     row = app.find_person(person)
-    app.store.set_tracking(row.id, False)
-    click.echo(f"no longer tracking {row.name or row.addresses[0]}")
+    app.untrack(row)
+    click.echo(f"no longer tracking {_name(row)}")
 
 
-@cli.command()
+@cli.command(epilog=PERSON_HELP)
 @click.argument("person")
-@click.argument("duration")
+@click.argument("duration", required=False)
+@click.option("--clear", is_flag=True, help="End a snooze now.")
 @pass_context
-def snooze(context: Context, person: str, duration: str) -> None:
-    """Silence a person for DURATION, like 1w or 10d."""
+def snooze(context: Context, person: str, duration: str | None, clear: bool) -> None:
+    """Silence a person for DURATION, like 1w or 10d (--clear ends it)."""
+    if clear == (duration is not None):
+        raise click.UsageError("give a DURATION like 1w, or --clear")
     app = context.app()
     row = app.find_person(person)
-    until = app.clock() + timedelta(days=_duration_days(duration))
-    app.store.snooze(row.id, until)
-    click.echo(f"snoozed {row.name or row.addresses[0]} until {until:%Y-%m-%d %H:%M} UTC")
+    if clear:
+        app.snooze(row, None)
+        click.echo(f"{_name(row)} is no longer snoozed")
+        return
+    assert duration is not None
+    until = app.clock() + _duration(duration, "DURATION")
+    app.snooze(row, until)
+    click.echo(f"snoozed {_name(row)} until {_local(until, app)}")
 
 
 def _parse_at(text: str | None, now: datetime, timezone: Any) -> datetime:
@@ -399,7 +666,7 @@ def _parse_at(text: str | None, now: datetime, timezone: Any) -> datetime:
     return moment.astimezone(UTC)
 
 
-@cli.command()
+@cli.command(epilog=PERSON_HELP)
 @click.argument("person")
 @click.option("--note", help="What it was, e.g. 'coffee'.")
 @click.option("--at", "at_text", help="When (default: now), e.g. 2026-03-01.")
@@ -409,24 +676,59 @@ def done(context: Context, person: str, note: str | None, at_text: str | None) -
     app = context.app()
     row = app.find_person(person)
     at = _parse_at(at_text, app.clock(), app.config.timezone)
-    app.store.log_manual(row.id, at, note)
-    click.echo(f"logged contact with {row.name or row.addresses[0]} at {at:%Y-%m-%d %H:%M} UTC")
+    app.log_contact(row, at, note)
+    click.echo(f"logged contact with {_name(row)} at {_local(at, app)}")
+
+
+def _pattern(pattern: str) -> str:
+    text = pattern.strip().lower()
+    if not text or ("@" not in text and "*" not in text):
+        raise click.BadParameter(f"{pattern!r} is not an address, an @domain or a glob")
+    return text
+
+
+def _names(rows: Sequence[Any], limit: int = 10) -> str:
+    names = [_name(row) for row in rows[:limit]]
+    more = f" and {len(rows) - limit} more" if len(rows) > limit else ""
+    return ", ".join(names) + more
 
 
 @cli.command()
 @click.argument("pattern")
 @pass_context
 def ignore(context: Context, pattern: str) -> None:
-    """Never count PATTERN again (an address, @domain or glob)."""
-    from syncd.rules import AddressPatterns
+    """Never count PATTERN again (an address, @domain or glob); undo with unignore."""
+    from syncd.render import plural
 
-    text = pattern.strip().lower()
-    if not text or ("@" not in text and "*" not in text):
-        raise click.BadParameter(f"{pattern!r} is not an address, an @domain or a glob")
     app = context.app()
-    app.store.add_ignore_pattern(text)
-    hidden = app.store.mark_ignored(AddressPatterns([text]).matches)
-    click.echo(f"ignoring {text}; {hidden} known people hidden")
+    result = app.ignore(_pattern(pattern))
+    for address in result.mine:
+        click.echo(f"warning: {result.pattern} matches my own address {address}; mail to and "
+                   "from it is judged by the other side only", err=True)
+    for row in result.tracked:
+        stop = ("remove them from [[people]]" if app.store.tracked_by(row.id) == "config"
+                else f"syncd untrack {row.addresses[0] if row.addresses else f'#{row.id}'}")
+        click.echo(f"warning: {result.pattern} matches {_name(row)}, whom you track: they stay "
+                   f"listed, but their mail no longer counts, so they will turn quiet; to stop "
+                   f"tracking them: {stop}", err=True)
+    hidden = (f"{plural(len(result.hidden), 'person', 'people')} hidden: "
+              f"{_names(result.hidden)}" if result.hidden else "nobody known is hidden")
+    click.echo(f"ignoring {result.pattern}; {hidden}; undo: syncd unignore {result.pattern}")
+
+
+@cli.command()
+@click.argument("pattern")
+@pass_context
+def unignore(context: Context, pattern: str) -> None:
+    """Count PATTERN again (one given to syncd ignore)."""
+    from syncd.render import plural
+
+    app = context.app()
+    result = app.unignore(_pattern(pattern))
+    shown = (f"{plural(len(result.shown), 'person', 'people')} shown again: "
+             f"{_names(result.shown)}" if result.shown else "nobody was hidden by it alone")
+    click.echo(f"no longer ignoring {result.pattern}; {shown}; mail it kept from counting "
+               "counts after: syncd sync --full")
 
 
 @cli.group(name="import")
@@ -439,12 +741,47 @@ def import_group() -> None:
 @pass_context
 def import_vcard(context: Context, file: Path) -> None:
     """Import names and addresses from a vCard file; CATEGORIES naming a tier track them."""
+    from syncd.render import plural
     from syncd.vcard import import_cards
 
     app = context.app()
     result = import_cards(app.store, file.read_bytes(), set(app.config.tiers))
-    click.echo(f"imported {result.people} people ({result.addresses} addresses), "
-               f"{result.tracked} tracked by category; {result.skipped} cards without e-mail")
+    if result.people == 0 and result.skipped == 0:
+        raise click.ClickException(f"{file} holds no vCard (no BEGIN:VCARD ... END:VCARD); "
+                                   "export the address book as a .vcf file and import that")
+    click.echo(f"imported {plural(result.people, 'person', 'people')} "
+               f"({plural(result.addresses, 'address', 'addresses')}), "
+               f"{result.tracked} tracked by category; "
+               f"{plural(result.skipped, 'card', 'cards')} without e-mail")
+
+
+@cli.command()
+@click.option("--format", "output_format", type=click.Choice(["json", "csv", "vcard"]),
+              default="json", show_default=True, help="What to write.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write to FILE (made 0600) instead of standard output.")
+@pass_context
+def export(context: Context, output_format: str, out: Path | None) -> None:
+    """People, addresses, tiers, cadences, dates and your choices (see the README)."""
+    from syncd.export import to_csv, to_json, to_vcard
+
+    app = context.app()
+    people = app.exported_people()
+    if output_format == "json":
+        text = to_json(people, tiers=app.config.tiers,
+                       ignore_patterns=app.store.ignore_patterns(), now=app.clock())
+    elif output_format == "csv":
+        text = to_csv(people)
+    else:
+        text = to_vcard(people)
+    if out is None:
+        click.echo(text, nl=False)
+        return
+    # Who one knows and when one last wrote to them is private: never readable by others.
+    out.touch(mode=0o600, exist_ok=True)
+    out.chmod(0o600)
+    out.write_text(text, encoding="utf-8", newline="")
+    click.echo(f"exported {len(people)} people to {out} ({output_format})", err=True)
 
 
 # --- daemon, service, notifications ---------------------------------------------------------------
@@ -493,9 +830,10 @@ def service_install(context: Context, no_start: bool) -> None:
             reason = "systemctl is not installed" if result is None else (
                 result.output.splitlines()[-1] if result.output else "systemctl failed")
             todo = " && ".join(f"systemctl --user {' '.join(s)}" for s in steps)
-            click.echo(f"could not reach the systemd user manager ({reason}); run: {todo}",
-                       err=True)
-            return
+            click.echo(f"could not reach the systemd user manager ({reason}); the unit file "
+                       f"is written, but not {'loaded' if no_start else 'enabled'}; run by "
+                       f"hand: {todo}", err=True)
+            sys.exit(1)
     if not no_start:
         click.echo(f"enabled and started {UNIT_NAME}; logs: journalctl --user -u syncd")
 

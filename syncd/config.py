@@ -117,7 +117,8 @@ def _timezone(value: Any) -> ZoneInfo:
     name = _nonempty_string(value)
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        # OSError: "Europe" is a directory of the tz database, a 300-letter name too long.
         raise _Invalid(f"{name!r} is not a time zone name like Europe/Berlin") from None
 
 
@@ -193,6 +194,9 @@ SECTIONS: Mapping[str, Mapping[str, Option]] = MappingProxyType({
                             "where the database lives (default $XDG_STATE_HOME/syncd)"),
         "timezone": Option(_timezone, None, "time zone for quiet hours and floating times "
                            "(default: the system's)"),
+        "auto_track": Option(_non_negative_int, 0, "track this many of the strongest alive "
+                             "ties by themselves, at their inferred rhythm (syncd suggest "
+                             "shows them); syncd untrack keeps someone out for good"),
     },
     "me": {
         "addresses": Option(_address_list, (), "my own addresses; From addresses of mail in "
@@ -227,6 +231,16 @@ _COMMON_SOURCE_OPTIONS: Mapping[str, Option] = {
     "type": Option(_nonempty_string, None, "the kind of source", required=True),
     "every": Option(_duration, None, "how often the daemon syncs it (mail 15m, calendars 30m)"),
     "enabled": Option(_boolean, True, "set to false to keep a source configured but not synced"),
+}
+
+#: Every Google source (Gmail, Calendar, Contacts) takes these (connectors/_google.py).
+_GOOGLE_OPTIONS: Mapping[str, Option] = {
+    "client_secrets": Option(_path, None, "the client_secret.json of your own \"Desktop app\" "
+                             "OAuth client (see the README); syncd embeds none", required=True),
+    "account": Option(_nonempty_string, None, "the Google account (e.g. me@gmail.com); sources "
+                      "with the same account share one authorization"),
+    "api_endpoint": Option(_url, None, "for Google-compatible test servers and proxies only: "
+                           "the root URL used instead of Google's"),
 }
 
 SOURCE_TYPES: Mapping[str, Mapping[str, Option]] = MappingProxyType({
@@ -300,6 +314,27 @@ SOURCE_TYPES: Mapping[str, Mapping[str, Option]] = MappingProxyType({
         "history": Option(_duration, timedelta(days=3 * 365), "how far back meetings count"),
         "lookahead": Option(_duration, timedelta(days=30), "how far ahead upcoming meetings "
                             "are read"),
+    },
+    "gmail": {
+        **_GOOGLE_OPTIONS,
+        "exclude_labels": Option(_string_list, ("CATEGORY_PROMOTIONS", "CATEGORY_SOCIAL",
+                                                "CATEGORY_UPDATES", "CATEGORY_FORUMS"),
+                                 "Gmail labels (ids or names) whose messages are not read "
+                                 "(SPAM, TRASH and DRAFT never are); [] reads every category"),
+        "quota_units_per_second": Option(_non_negative_int, 250, "client-side rate limit in "
+                                         "Gmail quota units per second (a message costs 5; "
+                                         "Google allows 250 per user); 0 turns it off"),
+    },
+    "google_calendar": {
+        **_GOOGLE_OPTIONS,
+        "calendars": Option(_string_list, ("primary",), "calendar ids, names or globs to read "
+                            "(primary is your main calendar)"),
+        "history": Option(_duration, timedelta(days=3 * 365), "how far back meetings count"),
+        "lookahead": Option(_duration, timedelta(days=30), "how far ahead upcoming meetings "
+                            "are read"),
+    },
+    "google_contacts": {
+        **_GOOGLE_OPTIONS,
     },
 })
 
@@ -451,6 +486,7 @@ class Config:
     people: tuple[PersonConfig, ...] = ()
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     file: Path | None = None
+    auto_track: int = 0
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -470,7 +506,8 @@ class _Collector:
     def table(self, path: str, value: Any, spec: Mapping[str, Option]) -> dict[str, Any]:
         """Check ``value`` against ``spec``; return checked values with defaults filled in."""
         result: dict[str, Any] = {}
-        if not isinstance(value, dict):
+        is_table = isinstance(value, dict)
+        if not is_table:
             self.add(path, f"must be a table, not {_type_name(value)}")
             value = {}
         for key in value:
@@ -488,7 +525,8 @@ class _Collector:
                 except _Invalid as reason:
                     self.add(_join(path, key), str(reason))
             elif option.required:
-                self.add(_join(path, key), "is required")
+                if is_table:  # "must be a table" already says it all
+                    self.add(_join(path, key), "is required")
             else:
                 result[key] = option.default
         return result
@@ -512,7 +550,7 @@ def system_timezone(environ: Mapping[str, str] = os.environ) -> ZoneInfo:
         if name:
             try:
                 return ZoneInfo(name)
-            except (ZoneInfoNotFoundError, ValueError):
+            except (ZoneInfoNotFoundError, ValueError, OSError):
                 continue
     return ZoneInfo("UTC")
 
@@ -560,6 +598,7 @@ def parse_config(
         people=tuple(people),
         notify=NotifyConfig(**checked["notify"]),
         file=file,
+        auto_track=general["auto_track"],
     )
 
 
@@ -584,9 +623,14 @@ def _sources(found: _Collector, raw: Any) -> dict[str, SourceConfig]:
                           f"{source_type!r}" + _did_you_mean(str(source_type), list(SOURCE_TYPES)))
             continue
         spec = {**_COMMON_SOURCE_OPTIONS, **SOURCE_TYPES[source_type]}
+        before = len(found.problems)
         options = found.table(path, table, spec)
         for key, problem in _source_cross_checks(source_type, options):
             found.add(f"{path}.{key}", problem)
+        if len(found.problems) > before:
+            # A key that failed its check is missing from ``options``: building the source
+            # from it would raise KeyError instead of reporting the problem already found.
+            continue
         every = options.pop("every") or parse_duration(
             MAIL_EVERY if source_type in MAIL_TYPES else CALENDAR_EVERY)
         options.pop("type")
@@ -620,6 +664,12 @@ def _people(found: _Collector, raw: Any, tiers: Mapping[str, timedelta]) -> list
     return people
 
 
+def _shell_word(text: str) -> str:
+    import shlex
+
+    return shlex.quote(text)
+
+
 def load_config(path: Path | None = None, *, environ: Mapping[str, str] = os.environ) -> Config:
     """Read and validate the config file at ``path`` (or the default location).
 
@@ -631,7 +681,9 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] = os.env
     try:
         text = file.read_bytes().decode("utf-8")
     except FileNotFoundError:
-        raise ConfigError([ConfigProblem("", f"no configuration file at {file}; run: syncd init")],
+        # The hint repeats -c: "syncd init" alone would write the default file instead.
+        init = f"syncd -c {_shell_word(str(path))} init" if path else "syncd init"
+        raise ConfigError([ConfigProblem("", f"no configuration file at {file}; run: {init}")],
                           str(file)) from None
     except (OSError, UnicodeDecodeError) as error:
         raise ConfigError([ConfigProblem("", f"cannot read it: {error}")], str(file)) from None
@@ -640,3 +692,68 @@ def load_config(path: Path | None = None, *, environ: Mapping[str, str] = os.env
     except tomllib.TOMLDecodeError as error:
         raise ConfigError([ConfigProblem("", f"not valid TOML: {error}")], str(file)) from None
     return parse_config(data, file=file, environ=environ)
+
+
+def line_of_person(file: Path | None, addresses: Sequence[str]) -> int | None:
+    """Return the line of ``file`` where the ``[[people]]`` entry holding one of ``addresses``
+    sets its name (or begins), or None when no entry holds them or the file cannot be read."""
+    if file is None:
+        return None
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    wanted = [address.lower() for address in addresses]
+    block_start = name_line = None
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            block_start = number if stripped.replace(" ", "") == "[[people]]" else None
+            name_line = None
+            continue
+        if block_start is None:
+            continue
+        if re.match(r"name\s*=", stripped):
+            name_line = number
+        if any(f'"{address}"' in line.lower() or f"'{address}'" in line.lower()
+               for address in wanted):
+            return name_line or block_start
+    return None
+
+
+def line_of_ignore_pattern(file: Path | None, pattern: str) -> int | None:
+    """Return the line of ``file`` that lists ``pattern`` (for "edit it there"), or None."""
+    if file is None:
+        return None
+    try:
+        lines = file.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    for number, line in enumerate(lines, start=1):
+        if f'"{pattern}"' in line.lower() or f"'{pattern}'" in line.lower():
+            return number
+    return None
+
+
+def path_warnings(config: Config) -> list[ConfigProblem]:
+    """Return a warning for every local source whose ``path`` finds nothing on this machine.
+
+    Not errors: a mount or a sync tool may create the path later; but ``syncd sync`` fails
+    for such a source until it exists.
+    """
+    import glob
+
+    warnings = []
+    for source in config.sources.values():
+        path = source.options.get("path")
+        if source.type not in ("maildir", "mbox", "ics") or not isinstance(path, str):
+            continue
+        key = f"sources.{source.name}.path"
+        if source.type == "ics" and any(character in path for character in "*?["):
+            if not any(os.path.isfile(found) for found in glob.iglob(path, recursive=True)):
+                warnings.append(ConfigProblem(key, f"{path} matches no file yet; syncd sync "
+                                              "will fail for this source until it does"))
+        elif not os.path.exists(path):
+            warnings.append(ConfigProblem(key, f"{path} does not exist; syncd sync will fail "
+                                          "for this source until it does"))
+    return warnings

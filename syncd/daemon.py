@@ -309,6 +309,7 @@ class Daemon:
         self._lock.acquire()
         try:
             self._app = App.open(config, self.clock)
+            self._app.auto_track()
             self._notifier = self._given_notifier or build_notifier(
                 config.notify, self.queue_action, self._environ)
             self._start_scheduler()
@@ -502,6 +503,10 @@ class Daemon:
         """Decide and send alerts now; record each one sent. Return how many were sent."""
         config = self.app.config
         now = self.clock()
+        moved = self.store.restamp_future_alerts(now, CLOCK_JUMP)
+        if moved:
+            log.info("%d alerts were stamped later than now (the clock was set back); "
+                     "they count as sent now", moved)
         policy = AlertPolicy.from_config(config.notify, config.timezone)
         ties = self.app.due(not_alerted_within=config.notify.renotify_after)
         plan = plan_alerts(ties, policy=policy, now=now, last_alerted=self.store.last_alerted(),
@@ -538,17 +543,18 @@ class Daemon:
     def apply_action(self, action: str, person_id: int, name: str) -> None:
         """Apply *Snooze 1 week* or *Done* to a person and record it."""
         now = self.clock()
-        if self.store.person(person_id) is None:
+        person = self.store.person(person_id)
+        if person is None:
             log.warning("action %s for a person no longer known (#%d) ignored", action, person_id)
             return
         if action == SNOOZE:
             until = now + SNOOZE_FOR
-            self.store.snooze(person_id, until)
+            self.app.snooze(person, until)  # journaled, like syncd snooze
             self.store.record_alert_action(person_id, "snooze", now,
                                            until.isoformat().replace("+00:00", "Z"))
             log.info("snoozed %s until %s (from the notification)", name, f"{until:%Y-%m-%d}")
         elif action == DONE:
-            self.store.log_manual(person_id, now, "marked done from the notification")
+            self.app.log_contact(person, now, "marked done from the notification")
             self.store.record_alert_action(person_id, "done", now)
             Engine(self.store, self.app.rules(), self.clock).refresh_rhythms()
             log.info("logged a contact with %s (from the notification)", name)
@@ -630,9 +636,12 @@ class Daemon:
     # --- reloading ---------------------------------------------------------------------------
 
     def reload(self) -> bool:
-        """Re-read the config (SIGHUP). Keep the old one when the new one is invalid.
+        """Re-read the config (SIGHUP). Keep the old one when the new one cannot be used.
 
-        The state directory cannot change while running (the lock and store belong to it).
+        The old config stays in force when the new file is invalid (:class:`ConfigError`) and
+        also when reading or applying it meets *any* other error: a reload must never stop the
+        daemon (the README promises an invalid config on reload is logged and ignored). The
+        state directory cannot change while running (the lock and store belong to it).
         Return True when the new config was applied.
         """
         old = self.app.config
@@ -641,16 +650,42 @@ class Daemon:
         except ConfigError as error:
             log.error("SIGHUP: the new configuration is invalid, keeping the old one: %s", error)
             return False
+        except Exception:
+            log.exception("SIGHUP: reading the new configuration failed unexpectedly, keeping "
+                          "the old one")
+            return False
         if new.state_dir != old.state_dir:
             log.warning("SIGHUP: state_dir changed to %s; that needs a restart, the old one "
                         "is kept", new.state_dir)
             new = replace(new, state_dir=old.state_dir)
-        self.app.config = new
-        self.app.apply_config()
+        try:
+            self._apply_config(old, new)
+        except Exception:
+            log.exception("SIGHUP: applying the new configuration failed unexpectedly, keeping "
+                          "the old one")
+            self._restore_config(old)
+            return False
+        log.info("SIGHUP: configuration reloaded (%d sources)", len(self._enabled_sources()))
+        self.request("alerts")
+        return True
+
+    def _apply_config(self, old: Config, new: Config) -> None:
+        """Put ``new`` in force: store, notifier, schedule, IDLE watchers (may raise)."""
+        notifier = None
         if new.notify != old.notify and self._given_notifier is None:
+            # Built before anything changes, so a notifier that cannot start leaves all as was.
+            notifier = build_notifier(new.notify, self.queue_action, self._environ)
+        try:
+            self.app.config = new
+            self.app.apply_config()
+        except BaseException:
+            if notifier is not None:
+                notifier.close()
+            raise
+        if notifier is not None:
             if self._notifier is not None:
                 self._notifier.close()
-            self._notifier = build_notifier(new.notify, self.queue_action, self._environ)
+            self._notifier = notifier
         for name, source in old.sources.items():
             if source.enabled and (name not in new.sources or not new.sources[name].enabled):
                 with contextlib.suppress(Exception):
@@ -663,9 +698,33 @@ class Daemon:
                 self._schedule_source(source, source.every)
                 self.request("sync", name)
         self._update_watchers()
-        log.info("SIGHUP: configuration reloaded (%d sources)", len(self._enabled_sources()))
-        self.request("alerts")
-        return True
+
+    def _restore_config(self, old: Config) -> None:
+        """Put ``old`` back in force after a failed reload, as far as each part allows."""
+        self.app.config = old
+        steps: tuple[tuple[str, Callable[[], None]], ...] = (
+            ("store", self.app.apply_config),
+            ("schedule", self._reschedule_all),
+            ("IMAP IDLE", self._update_watchers),
+        )
+        for what, step in steps:
+            try:
+                step()
+            except Exception:
+                log.exception("SIGHUP: restoring the old configuration's %s failed", what)
+
+    def _reschedule_all(self) -> None:
+        """Make the scheduled jobs match the config in force: one per enabled source."""
+        if self._scheduler is None:
+            return
+        wanted = {f"sync:{name}" for name in self._enabled_sources()}
+        for job in self._scheduler.get_jobs():
+            if job.id.startswith("sync:") and job.id not in wanted:
+                self._scheduler.remove_job(job.id)
+        for name in self._enabled_sources():
+            # A failed reload may have left a job on the new interval: every one is replaced.
+            source = self.app.config.sources[name]
+            self._schedule_source(source, source.every)
 
 
 def daemon_pid(state_dir: Path) -> int | None:

@@ -12,7 +12,16 @@ from pathlib import Path
 from syncd.app import App
 from syncd.config import load_config
 from syncd.demo_data import DEMO_TIERS, SampleData, write_sample_data
-from syncd.render import TIE_HEADERS, due_rows, rule_summary
+from syncd.render import (
+    SUGGESTION_HEADERS,
+    TIE_HEADERS,
+    due_rows,
+    rule_summary,
+    suggestion_row,
+)
+
+#: How many suggestions the demo shows after the due table.
+DEMO_SUGGESTIONS = 5
 
 Echo = Callable[[str], None]
 Table = Callable[[str | None, Sequence[str], Sequence[Sequence[str]]], None]
@@ -103,7 +112,11 @@ def run_demo(keep: Path | None, *, echo: Echo, table: Table,
                                encoding="utf-8")
         app = App.open(load_config(config_file), clock=lambda: moment)
         try:
-            echo(f"sample data: a Maildir, an mbox and a calendar in {root / 'sample'}")
+            if keep:
+                echo(f"sample data: a Maildir, an mbox and a calendar in {root / 'sample'}")
+            else:
+                echo("sample data: a Maildir, an mbox and a calendar in a temporary directory, "
+                     "removed when the demo ends (keep it with: syncd demo --keep DIR)")
             reports = app.sync()
             for report in reports:
                 status = f"FAILED: {report.error}" if report.error else (
@@ -115,6 +128,12 @@ def run_demo(keep: Path | None, *, echo: Echo, table: Table,
             echo("")
             table(f"due ({len(ties)} of {len(app.store.tracked_people())} tracked people)",
                   TIE_HEADERS, due_rows(ties, upcoming, moment, app.config.timezone))
+            suggestions = app.suggest(DEMO_SUGGESTIONS)[:DEMO_SUGGESTIONS]
+            if suggestions:
+                echo("")
+                echo("also worth keeping, found in the history itself (syncd suggest; "
+                     "syncd track #ID to keep one):")
+                table(None, SUGGESTION_HEADERS, [suggestion_row(item) for item in suggestions])
             echo("")
             echo("what the rules decided:")
             totals: dict[str, int] = {}

@@ -1,4 +1,5 @@
-"""Durations as users write them: ``90m``, ``36h``, ``30d``, ``2w``, ``6mo``, ``1y``."""
+"""Durations as users write them: ``90m``, ``36h``, ``30d``, ``2w``, ``6mo``, ``1y``, or spelled
+out: ``3 weeks``, ``1 year``, ``15 min``."""
 
 from __future__ import annotations
 
@@ -15,7 +16,19 @@ _UNITS: dict[str, timedelta] = {
     "mo": timedelta(days=30.4375),
     "y": timedelta(days=365.25),
 }
-_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(mo|[smhdwy])", re.IGNORECASE)
+#: Spelled-out units people write ("3weeks", "3 years", "15 min") and the short unit each means.
+_WORDS: dict[str, str] = {
+    **dict.fromkeys(("seconds", "second", "secs", "sec"), "s"),
+    **dict.fromkeys(("minutes", "minute", "mins", "min"), "m"),
+    **dict.fromkeys(("hours", "hour", "hrs", "hr"), "h"),
+    **dict.fromkeys(("days", "day"), "d"),
+    **dict.fromkeys(("weeks", "week", "wks", "wk"), "w"),
+    **dict.fromkeys(("months", "month", "mos", "mon"), "mo"),
+    **dict.fromkeys(("years", "year", "yrs", "yr"), "y"),
+}
+# Longest words first, so "months" is not read as "mo" followed by "nths".
+_UNIT = "|".join(sorted([*_WORDS, "mo", "s", "m", "h", "d", "w", "y"], key=len, reverse=True))
+_PART = re.compile(rf"(\d+(?:\.\d+)?)\s*({_UNIT})", re.IGNORECASE)
 
 
 def parse_duration(text: str) -> timedelta:
@@ -29,12 +42,13 @@ def parse_duration(text: str) -> timedelta:
     for match in _PART.finditer(cleaned):
         if match.start() != position:
             break
-        total += float(match.group(1)) * _UNITS[match.group(2).lower()]
+        unit = match.group(2).lower()
+        total += float(match.group(1)) * _UNITS[_WORDS.get(unit, unit)]
         position = match.end()
     if not cleaned or position != len(cleaned) or total <= timedelta():
         raise ValueError(
             f"{text!r} is not a duration; write a number and a unit, "
-            "e.g. 90m, 36h, 30d, 2w, 6mo, 1y"
+            "e.g. 90m, 36h, 30d, 2w, 6mo, 1y or 3 weeks"
         )
     return total
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -21,12 +22,16 @@ from connectors.base import Connector
 from syncd import prefetch
 from syncd.errors import AuthError, CursorExpired, SourceEmpty, SourceError
 from syncd.message_codec import decode_message, encode_message
-from syncd.model import Decision, Meeting, Message, Page
+from syncd.model import Decision, Meeting, Message, Page, Record
 from syncd.rules import MINE_INDEPENDENT_RULES, Rules, classify_meeting, classify_message
 from syncd.store import Store
+from syncd.strength import lasting_score
 from syncd.ties import MIN_CONTACT_DAYS, infer_rhythm
 
 log = logging.getLogger(__name__)
+
+#: ``extra`` of the log record saying a source failed (the same text its report carries).
+SOURCE_FAILURE = {"source_failure": True}
 
 ProgressCallback = Callable[[int], None]
 
@@ -98,13 +103,17 @@ class Engine:
     """Runs passes over sources into one store."""
 
     def __init__(self, store: Store, rules: Rules, clock: Callable[[], datetime],
-                 should_stop: Callable[[], bool] = lambda: False) -> None:
+                 should_stop: Callable[[], bool] = lambda: False, *,
+                 commit_records: int = COMMIT_RECORDS) -> None:
         self.store = store
         self.rules = rules
         self.clock = clock
         #: Checked between pages: when it turns True (SIGTERM), the pass ends after the page
         #: being stored, whose cursor is committed with it, so nothing is lost or repeated.
         self.should_stop = should_stop
+        #: Records per commit (see _pass); fault-injection tests lower it to get many
+        #: transactions out of a small mailbox.
+        self.commit_records = commit_records
 
     def sync(self, name: str, connector: Connector, *, full: bool = False,
              progress: ProgressCallback | None = None) -> SyncReport:
@@ -114,27 +123,53 @@ class Engine:
         """
         report = SyncReport(name, full=full)
         started = self.clock()
-        # Upcoming meetings whose start passed become contacts even if no calendar changes.
-        self.store.promote_started_meetings(started)
         try:
+            # Upcoming meetings whose start passed become contacts even if no calendar changes.
+            self.store.promote_started_meetings(started)
             with _fewer_collections():
                 self._passes(name, connector, report, progress, full=full)
         except SourceError as error:
             report.error = str(error)
             report.error_kind = ("auth" if isinstance(error, AuthError)
                                  else "empty" if isinstance(error, SourceEmpty) else "source")
+        except sqlite3.Error as error:
+            log.debug("%s: the store failed", name, exc_info=True)
+            report.error = self.store_failure(error)
+            report.error_kind = "store"
         except Exception as error:
             log.debug("%s: unexpected error", name, exc_info=True)
             report.error = f"unexpected {type(error).__name__}: {error}"
             report.error_kind = "internal"
-        self.store.record_attempt(name, started, report.error, report.error_kind)
-        self.refresh_rhythms()
+        try:
+            self.store.record_attempt(name, started, report.error, report.error_kind)
+            self.refresh_rhythms()
+        except sqlite3.Error as error:
+            # A full disk may refuse even this small write; the failure is reported anyway.
+            log.debug("%s: could not record the attempt", name, exc_info=True)
+            if report.error is None:
+                report.error, report.error_kind = self.store_failure(error), "store"
         if report.error:
-            log.warning("%s: sync failed: %s", name, report.error)
+            # Marked, so `syncd sync`, which prints the report, does not show it twice.
+            log.warning("%s: sync failed: %s", name, report.error, extra=SOURCE_FAILURE)
         else:
             log.info("%s: %d records read, %d counted, %d new contacts, %d skipped", name,
                      report.records, report.counted, report.new_contacts, report.skipped)
         return report
+
+    def store_failure(self, error: sqlite3.Error) -> str:
+        """Return the one sentence a user sees when the state database refused a write.
+
+        A full disk (SQLITE_FULL, https://sqlite.org/rescode.html#full) rolls back the batch
+        being stored and nothing else: what earlier batches stored stays, and the next sync
+        reads the rest again.
+        """
+        where = self.store.path or "in memory"
+        if getattr(error, "sqlite_errorname", "") == "SQLITE_FULL" or "full" in str(error):
+            return (f"the state database {where} could not be written because its disk is "
+                    "full; free some space there and run the sync again (nothing stored "
+                    "before is lost)")
+        return (f"the state database {where} could not be written ({error}); nothing stored "
+                "before is lost; run the sync again, and see syncd -v sync if it persists")
 
     def _passes(self, name: str, connector: Connector, report: SyncReport,
                 progress: ProgressCallback | None, *, full: bool) -> None:
@@ -197,7 +232,7 @@ class Engine:
                     if self.should_stop():
                         log.info("%s: stopping; what was read so far is stored", name)
                         break
-                    if (pending_records >= COMMIT_RECORDS
+                    if (pending_records >= self.commit_records
                             or time.monotonic() - last_commit >= COMMIT_SECONDS):
                         batch, pending, pending_records = pending, [], 0
                         self._commit(name, batch, report)
@@ -263,7 +298,7 @@ class Engine:
                  sum(len(texts) for texts in kept.values()), len(set(addresses)), changed)
         return changed
 
-    def classify(self, record: Message | Meeting, mine: Callable[[str], bool],
+    def classify(self, record: Record, mine: Callable[[str], bool],
                  now: datetime | None = None) -> Decision:
         """Return the rules' decision for one record (``now`` defaults to the clock)."""
         if isinstance(record, Message):
@@ -274,7 +309,11 @@ class Engine:
         raise SourceError(f"records of type {type(record).__name__} are not supported yet")
 
     def refresh_rhythms(self) -> None:
-        """Recompute the inferred rhythm of every person whose contacts changed."""
+        """Recompute the history, lasting strength and inferred rhythm of everyone whose
+        contacts changed (syncd.strength, syncd.ties)."""
+        histories = self.store.refresh_histories()
+        self.store.set_strengths((person_id, lasting_score(history))
+                                 for person_id, history in histories)
         self.store.clear_rhythms(fewer_contacts_than=MIN_CONTACT_DAYS)
         stale = self.store.dirty_rhythms()
         if stale:

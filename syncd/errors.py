@@ -7,7 +7,9 @@ traceback for these unless ``-v`` is given::
     SyncdError                      exit 1 unless stated
     ├── ConfigError                 exit 78 (EX_CONFIG): the config file is invalid
     ├── UsageError                  exit 2: the command line names something that does not exist
-    │   └── PersonNotFound          exit 1: PERSON matched nobody (closest matches attached)
+    │   ├── PersonNotFound          exit 1: PERSON matched nobody (closest matches attached)
+    │   ├── AmbiguousPerson         exit 1: PERSON is the start of several people's names
+    │   └── SetInConfig             exit 2: the command would change what the config file sets
     ├── CredentialError             a secret could not be read or stored (no keyring, ...)
     ├── NotifyError                 a notification could not be delivered (retried next check)
     ├── AlreadyRunning              another `syncd run` holds the state directory's lock
@@ -52,7 +54,9 @@ class ConfigError(SyncdError):
         self.file = file
         where = f" in {file}" if file else ""
         lines = "\n".join(f"  - {problem}" for problem in self.problems)
-        super().__init__(f"the configuration{where} has {len(self.problems)} problem(s):\n{lines}")
+        count = len(self.problems)
+        super().__init__(f"the configuration{where} has {count} "
+                         f"{'problem' if count == 1 else 'problems'}:\n{lines}")
 
 
 class UsageError(SyncdError):
@@ -71,6 +75,28 @@ class PersonNotFound(UsageError):
         self.suggestions = tuple(suggestions)
         hint = f"; did you mean: {', '.join(self.suggestions)}?" if self.suggestions else ""
         super().__init__(f"no person matches {query!r}{hint}")
+
+
+class AmbiguousPerson(UsageError):
+    """PERSON is the start of several people's names or addresses; ``matches`` names some."""
+
+    exit_code = 1
+
+    def __init__(self, query: str, matches: Sequence[str], count: int) -> None:
+        self.query = query
+        self.matches = tuple(matches)
+        more = f" and {count - len(matches)} more" if count > len(matches) else ""
+        super().__init__(f"{count} people match {query!r}: {'; '.join(self.matches)}{more}; "
+                         "name one by address, whole name or #id")
+
+
+class SetInConfig(UsageError):
+    """A command would change a person or pattern the config file sets: the file wins."""
+
+    def __init__(self, what: str, file: str | None, line: int | None) -> None:
+        where = "the config file" + (f" {file}" if file else "")
+        at = f" (line {line})" if line else ""
+        super().__init__(f"{what} is set in {where}{at}; edit it there")
 
 
 class CredentialError(SyncdError):

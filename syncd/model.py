@@ -125,7 +125,7 @@ class Card:
     birthday: Birthday | None = None
 
 
-Record = Message | Meeting
+Record = Message | Meeting | Card
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,3 +191,27 @@ class PersonRow:
     first_contact: datetime | None
     interactions: int
     inferred_days: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What a person's counted contacts add up to, as the strength policy reads it.
+
+    Summed from ``contacts`` by the store (one SQL pass over the people whose contacts changed):
+    distinct contact days, days with a contact from my side (mail I wrote, a meeting, a logged
+    call), distinct 30-day months with contact, contacts per direction, and ``personal``: the
+    sum over counted contacts of 1 / participants (1.0 for a 1:1 message, 1/15 for a message
+    to fifteen people). Times are epoch seconds (None without any counted contact).
+    """
+
+    contact_days: int
+    two_way_days: int
+    active_months: int
+    outgoing: int
+    incoming: int
+    meetings: int
+    personal: float
+    interactions: int
+    first_contact: int | None
+    last_contact: int | None
+    inferred_days: float | None = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Container, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from syncd.addresses import normalize_address
@@ -99,3 +99,70 @@ def database_content(store: Store) -> dict[str, list[tuple[object, ...]]]:
         "mine": sorted(db.execute("SELECT address, origin FROM my_addresses").fetchall()),
         "cursors": sorted(db.execute("SELECT name, cursor FROM sources").fetchall()),
     }
+
+
+@dataclass
+class FakeMailbox:
+    """An IMAP-like mail source in memory, for fault-injection tests of the engine.
+
+    ``messages`` are served in order of their UID (their index + 1), as source ids
+    ``INBOX/<uidvalidity>/<uid>``, in pages of ``page_size``. The cursor is
+    ``{"validity": V, "next": UID}``, like one folder of the IMAP connector's. Faults, each
+    consumed by the next pull that meets it:
+
+    - ``fail_after_pages``: the server goes away after serving that many pages (SourceError);
+    - ``expire_cursor``: a stored cursor is refused (CursorExpired);
+    - ``replay_from``: the next pull ignores the cursor and serves again from that UID, as a
+      server that lost its place would (every record in it was seen before);
+    - :meth:`change_uidvalidity`: every message gets a new source id, as after a server
+      rebuilds its index (RFC 3501 §2.3.1.1); a cursor of the old validity starts from UID 1.
+    """
+
+    messages: list[Message] = field(default_factory=list)
+    page_size: int = 7
+    uidvalidity: int = 1
+    fail_after_pages: int | None = None
+    expire_cursor: bool = False
+    replay_from: int | None = None
+    my_addresses: frozenset[str] = frozenset()
+    source_type: str = "fake"
+
+    def add(self, record: Message) -> None:
+        """Deliver ``record`` (its source id is replaced by the next UID's)."""
+        self.messages.append(record)
+
+    def change_uidvalidity(self) -> None:
+        """Give every message a new source id (a new UIDVALIDITY)."""
+        self.uidvalidity += 1
+
+    def source_id(self, uid: int) -> str:
+        """The source id of the message with ``uid`` under the current UIDVALIDITY."""
+        return f"INBOX/{self.uidvalidity}/{uid}"
+
+    def pull(self, cursor: str | None, known: Container[str]) -> Iterator[Page]:
+        """Yield pages of the messages after the cursor; see the class docstring for faults."""
+        next_uid = 1
+        if cursor is not None:
+            if self.expire_cursor:
+                self.expire_cursor = False
+                raise CursorExpired("the fake server refused the stored cursor")
+            state = json.loads(cursor)
+            if state["validity"] == self.uidvalidity:
+                next_uid = int(state["next"])
+        if self.replay_from is not None:
+            next_uid, self.replay_from = min(next_uid, self.replay_from), None
+        served = 0
+        while True:
+            if self.fail_after_pages is not None and served >= self.fail_after_pages:
+                self.fail_after_pages = None
+                raise SourceError("the fake server went away")
+            chunk = self.messages[next_uid - 1:next_uid - 1 + self.page_size]
+            records = tuple(replace(record, source_id=self.source_id(next_uid + offset))
+                            for offset, record in enumerate(chunk))
+            next_uid += len(chunk)
+            yield Page(records=records,
+                       cursor=json.dumps({"validity": self.uidvalidity, "next": next_uid}),
+                       my_addresses=self.my_addresses)
+            served += 1
+            if not chunk or next_uid > len(self.messages):
+                return

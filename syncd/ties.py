@@ -55,6 +55,13 @@ def is_two_way(person: PersonRow) -> bool:
             or person.last_manual is not None)
 
 
+def exchanged_both_ways(person: PersonRow) -> bool:
+    """Return True when contact went both ways: we met, a contact was logged (a call, a
+    visit), or I wrote to them *and* they wrote to me. What ``--json`` calls ``two_way``."""
+    return (person.last_meeting is not None or person.last_manual is not None
+            or (person.last_outgoing is not None and person.last_incoming is not None))
+
+
 def infer_rhythm(contact_times: Sequence[int]) -> float | None:
     """Return a person's usual gap in days, or None without enough history.
 

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from syncd.errors import CredentialError
+from syncd.paths import private_directory
 
 log = logging.getLogger(__name__)
 
@@ -128,11 +129,11 @@ class TokenStore:
                 self._file(name).unlink(missing_ok=True)
                 return Saved("the OS keyring", in_keyring=True)
         path = self._file(name)
-        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        path.parent.chmod(0o700)
+        private_directory(path.parent).chmod(0o700)
         temporary = path.with_suffix(".tmp")
         # Created 0600 from the start: the token is never readable by others, not even briefly.
         descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)  # a leftover temporary file keeps its old mode otherwise
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
             handle.write(token)
         os.replace(temporary, path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,3 +22,33 @@ def isolated_home(tmp_path_factory, monkeypatch):
     monkeypatch.delenv("SYNCD_CONFIG", raising=False)
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.null.Keyring")
     return home
+
+
+@pytest.fixture
+def socket_dir() -> Iterator[Path]:
+    """A private directory with a short path, for unix sockets (see servers/short_paths.py)."""
+    from servers.short_paths import short_tmp
+
+    with short_tmp("syncd-sock-") as path:
+        yield path
+
+
+# --- the end-of-session secret sweep (tests/test_zz_secret_sweep.py) ------------------------
+
+SWEEP_MODULE = "test_zz_secret_sweep.py"
+
+
+def pytest_collection_modifyitems(items):
+    """Run the secret sweep after every other test, whatever order they were collected in."""
+    items.sort(key=lambda item: item.path.name == SWEEP_MODULE)
+
+
+def pytest_runtest_logreport(report):
+    """Keep what pytest captured of every test phase (output, log records, the error shown
+    on failure) for the sweep, which greps it for every registered secret."""
+    from secrets_registry import CAPTURED
+
+    for name, text in report.sections:
+        CAPTURED.append((f"{report.nodeid} [{name}]", text))
+    if report.failed:
+        CAPTURED.append((f"{report.nodeid} [error]", report.longreprtext))

@@ -13,6 +13,8 @@ newcomer can find by name:
 - :mod:`~syncd.store.tracking`: the user's tracking choices and ``[[people]]``;
 - :mod:`~syncd.store.settings`: settings and ignore patterns;
 - :mod:`~syncd.store.queries`: people listings, ``due`` candidates, the timeline;
+- :mod:`~syncd.store.suggestions`: untracked ties ranked by strength, auto_track;
+- :mod:`~syncd.store.exports`: everyone ``syncd export`` writes, with the user's choices;
 - :mod:`~syncd.store.alerts`: the alert log;
 - :mod:`~syncd.store.revisit`: messages kept to be decided again when an address of mine is
   learned later.
@@ -23,17 +25,19 @@ from __future__ import annotations
 from syncd.model import PersonRow
 from syncd.store.alerts import AlertsMixin
 from syncd.store.cursors import CursorsMixin, SourceRow
-from syncd.store.queries import QueriesMixin, TimelineEntry
+from syncd.store.exports import Choices, ExportsMixin
+from syncd.store.queries import TimelineEntry
 from syncd.store.revisit import RevisitMixin
 from syncd.store.schema import DATABASE_NAME, SCHEMA_VERSION, StoreBase, from_epoch, to_epoch
 from syncd.store.settings import SettingsMixin
+from syncd.store.suggestions import SuggestionsMixin
 from syncd.store.tracking import TrackingMixin
 from syncd.store.writer import WriterMixin
 
-__all__ = ["DATABASE_NAME", "SCHEMA_VERSION", "PersonRow", "SourceRow", "Store", "StoreBase",
-           "TimelineEntry", "from_epoch", "to_epoch"]
+__all__ = ["DATABASE_NAME", "SCHEMA_VERSION", "Choices", "PersonRow", "SourceRow", "Store",
+           "StoreBase", "TimelineEntry", "from_epoch", "to_epoch"]
 
 
-class Store(WriterMixin, TrackingMixin, CursorsMixin, SettingsMixin, QueriesMixin,
-            AlertsMixin, RevisitMixin):
+class Store(WriterMixin, TrackingMixin, CursorsMixin, SettingsMixin, ExportsMixin,
+            SuggestionsMixin, AlertsMixin, RevisitMixin):
     """The SQLite state database. Not thread-safe: one Store per thread."""

@@ -4,7 +4,7 @@ nothing (:mod:`syncd.alerts` decides, the daemon records here)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from syncd.store.schema import StoreBase, to_epoch
 
@@ -32,6 +32,19 @@ class AlertsMixin(StoreBase):
         with self.transaction():
             self._db.execute("INSERT INTO alerts(person_id, kind, at, detail) VALUES (?, ?, ?, ?)",
                              (person_id, kind, to_epoch(at), detail))
+
+    def restamp_future_alerts(self, now: datetime, tolerance: timedelta) -> int:
+        """Move alerts and actions stamped more than ``tolerance`` after ``now`` to ``now``.
+
+        Such stamps were made while the wall clock was wrong (set ahead, then corrected): left
+        as they are, they would hold those people back as "alerted" and use up every day's
+        ``max_per_day`` until the real time caught up with them. What they record happened at
+        the latest now. Return how many rows moved.
+        """
+        epoch = to_epoch(now) or 0
+        with self.transaction():
+            return self._db.execute("UPDATE alerts SET at = ? WHERE at > ?",
+                                    (epoch, epoch + int(tolerance.total_seconds()))).rowcount
 
     def last_alerted(self) -> dict[int, datetime]:
         """Return, per person, the last time they were named in a notification."""

@@ -62,7 +62,8 @@ class RevisitMixin(IdentityMixin):
                 if not found:
                     continue
                 chosen = next((decision for decision in found if decision.counts), found[0])
-                contacts: dict[int, tuple[int | None, str | None, int]] = {}
+                #: person id -> (at, direction, counts, participants), as apply writes them
+                contacts: dict[int, tuple[int | None, str | None, int, int]] = {}
                 for decision in found:
                     counted = {address.email for address in decision.counted}
                     for address in decision.participants:
@@ -71,9 +72,10 @@ class RevisitMixin(IdentityMixin):
                         if person_id not in contacts or counts > contacts[person_id][2]:
                             contacts[person_id] = (
                                 to_epoch(decision.at),
-                                decision.direction.value if decision.direction else None, counts)
+                                decision.direction.value if decision.direction else None, counts,
+                                len(decision.participants))
                 before = db.execute(
-                    "SELECT person_id, at, direction, counts FROM contacts WHERE "
+                    "SELECT person_id, at, direction, counts, participants FROM contacts WHERE "
                     "interaction_id = ?", (interaction_id,)).fetchall()
                 if {row[0]: tuple(row[1:]) for row in before} == contacts:
                     continue
@@ -81,7 +83,8 @@ class RevisitMixin(IdentityMixin):
                 touched.update(row[0] for row in before)
                 touched.update(contacts)
                 db.execute("DELETE FROM contacts WHERE interaction_id = ?", (interaction_id,))
-                db.executemany("INSERT INTO contacts VALUES (?, ?, ?, ?, ?)",
+                db.executemany("INSERT INTO contacts(interaction_id, person_id, at, direction, "
+                               "counts, participants) VALUES (?, ?, ?, ?, ?, ?)",
                                [(interaction_id, person_id, *values)
                                 for person_id, values in contacts.items()])
                 db.execute(

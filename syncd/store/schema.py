@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Self
 
+from syncd.choices import JOURNAL_NAME, KEPT
 from syncd.errors import StoreError, StoreTooNew
 
 DATABASE_NAME = "syncd.sqlite3"
@@ -150,7 +151,39 @@ _MIGRATIONS: tuple[str, ...] = (
         value TEXT NOT NULL
     ) WITHOUT ROWID;
     """,
-    # 4: the messages whose decision depends on which addresses are mine (syncd.message_codec
+    # 4: what tie strength needs (syncd suggest, auto_track).
+    # contacts.participants: how many people the interaction involved besides me (1 for a 1:1
+    # message), so "how personal" is summed from contacts alone; older rows count their
+    # interaction's contact rows, which are exactly those participants.
+    # person_stats gains the history summed from counted contacts (syncd.model.History) and
+    # the lasting part of the strength score (syncd.strength), refreshed with the rhythms of
+    # the people whose contacts changed; every row is marked for that refresh here.
+    # strength_key = strength + last_contact x (recency points per second): while recency
+    # still adds points, the full score is strength_key plus a constant of the moment, so
+    # both indexes give the strongest ties in order without computing 50,000 scores.
+    # people.never_auto: `syncd untrack` keeps a person out of auto_track for good;
+    # people.track_reason: why auto_track tracked them (`syncd show --why`).
+    """
+    ALTER TABLE contacts ADD COLUMN participants INTEGER;
+    UPDATE contacts SET participants = (SELECT count(*) FROM contacts AS other
+                                        WHERE other.interaction_id = contacts.interaction_id);
+    ALTER TABLE person_stats ADD COLUMN contact_days INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE person_stats ADD COLUMN two_way_days INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE person_stats ADD COLUMN active_months INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE person_stats ADD COLUMN outgoing INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE person_stats ADD COLUMN incoming INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE person_stats ADD COLUMN meetings INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE person_stats ADD COLUMN personal REAL NOT NULL DEFAULT 0;
+    ALTER TABLE person_stats ADD COLUMN strength REAL;
+    ALTER TABLE person_stats ADD COLUMN strength_key REAL;
+    CREATE INDEX person_stats_strength ON person_stats(strength) WHERE strength IS NOT NULL;
+    CREATE INDEX person_stats_strength_key ON person_stats(strength_key)
+        WHERE strength IS NOT NULL;
+    UPDATE person_stats SET rhythm_dirty = 1;
+    ALTER TABLE people ADD COLUMN never_auto INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE people ADD COLUMN track_reason TEXT;
+    """,
+    # 5: the messages whose decision depends on which addresses are mine (syncd.message_codec
     # JSON), so a decision is made again when an address of mine is learned later: what counts
     # then never depends on the order mail was read in (syncd.store.revisit, Engine.revisit).
     """
@@ -165,6 +198,16 @@ _MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
+
+
+def corrupt_database_advice(path: Path | None, error: Exception) -> str:
+    """Return what to do about an unusable database, and exactly what doing it keeps."""
+    journal = path.parent / JOURNAL_NAME if path is not None else JOURNAL_NAME
+    return (f"the state database {path} is unusable: {error}; move it away and run: syncd sync "
+            f"--full. That reads every source again and rebuilds people, contacts and rhythms; "
+            f"{KEPT} come back from {journal}; the config file is untouched; lost are the "
+            "record of alerts already sent (a quiet tie may be notified once more) and people "
+            "imported from vCards (run syncd import vcard again)")
 
 
 def to_epoch(moment: datetime | None) -> int | None:
@@ -245,8 +288,7 @@ class StoreBase:
                             self._db.execute(statement)
                     self._db.execute(f"PRAGMA user_version = {number + 1}")
         except sqlite3.DatabaseError as error:
-            raise StoreError(f"the state database {self.path} is unusable: {error}; move it "
-                             "away and run: syncd sync --full") from None
+            raise StoreError(corrupt_database_advice(self.path, error)) from None
 
     def close(self) -> None:
         """Close the database."""

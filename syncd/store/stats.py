@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from syncd.model import Direction
+from syncd.model import Direction, History
 from syncd.store.schema import StoreBase
+from syncd.strength import MONTH_DAYS, RECENCY_HORIZON_DAYS, WEIGHTS
 
 _LAST_COLUMN = {
     Direction.OUTGOING: "last_outgoing",
@@ -31,6 +32,12 @@ _ADD_STATS = (
     "rhythm_dirty = 1"
 )
 #: Keys per ``IN (...)`` lookup: well under SQLite's 999 variables of old builds.
+#: The person_stats columns of a :class:`syncd.model.History`, in its field order (alias s).
+HISTORY_COLUMNS = (
+    "s.contact_days, s.two_way_days, s.active_months, s.outgoing, s.incoming, s.meetings, "
+    "s.personal, s.interactions, s.first_contact, s.last_contact, s.inferred_days")
+#: Recency points lost per second of quiet (syncd.strength.recency_points, while it lasts).
+RECENCY_PER_SECOND = WEIGHTS["recency"] / (RECENCY_HORIZON_DAYS * 86400)
 _STATS_INDEX = {direction: index for index, direction in enumerate(_LAST_COLUMN)}
 
 
@@ -44,7 +51,8 @@ class Links:
     __slots__ = ("contacts", "stats")
 
     def __init__(self) -> None:
-        self.contacts: list[tuple[int, int, int | None, str | None, int]] = []
+        #: (interaction id, person id, at, direction, counts, participants)
+        self.contacts: list[tuple[int, int, int | None, str | None, int, int]] = []
         self.stats: dict[int, tuple[list[int | None], list[int]]] = {}
 
     def count(self, person_id: int, direction: Direction, at: int) -> None:
@@ -76,6 +84,41 @@ class StatsMixin(StoreBase):
         links = Links()
         links.count(person_id, direction, at)
         self._write_stats(links.stats)
+
+    def refresh_histories(self) -> list[tuple[int, History]]:
+        """Re-sum the history of every person whose contacts changed; return their histories.
+
+        ONE statement over the changed people's counted contacts (the contacts_person index),
+        so nothing loops over contacts in Python; run before the rhythms settle (which clears
+        the marks). ``syncd suggest`` then reads one row per person.
+        """
+        with self.transaction():
+            self._db.execute(
+                "UPDATE person_stats SET contact_days = h.days, two_way_days = h.two_way, "
+                "active_months = h.months, outgoing = h.outgoing, incoming = h.incoming, "
+                "meetings = h.meetings, personal = h.personal FROM ("
+                "SELECT person_id, count(DISTINCT at / 86400) AS days, "
+                "count(DISTINCT CASE WHEN direction != 'incoming' THEN at / 86400 END) "
+                "AS two_way, count(DISTINCT at / ?) AS months, "
+                "count(CASE WHEN direction = 'outgoing' THEN 1 END) AS outgoing, "
+                "count(CASE WHEN direction = 'incoming' THEN 1 END) AS incoming, "
+                "count(CASE WHEN direction = 'meeting' THEN 1 END) AS meetings, "
+                "sum(1.0 / max(1, coalesce(participants, 1))) AS personal "
+                "FROM contacts WHERE counts = 1 AND at IS NOT NULL AND person_id IN "
+                "(SELECT person_id FROM person_stats WHERE rhythm_dirty = 1) "
+                "GROUP BY person_id) AS h WHERE person_stats.person_id = h.person_id",
+                (round(MONTH_DAYS * 86400),))
+        return [(row[0], History(*row[1:])) for row in self._db.execute(
+            f"SELECT person_id, {HISTORY_COLUMNS} FROM person_stats s WHERE rhythm_dirty = 1")]
+
+    def set_strengths(self, strengths: Iterable[tuple[int, float | None]]) -> None:
+        """Store the lasting part of each person's strength (None: never suggested), and its
+        ranking key (see :mod:`syncd.store.suggestions`)."""
+        with self.transaction():
+            self._db.executemany(
+                "UPDATE person_stats SET strength = ?1, strength_key = ?1 + last_contact * ?2 "
+                "WHERE person_id = ?3",
+                [(score, RECENCY_PER_SECOND, person_id) for person_id, score in strengths])
 
     def clear_rhythms(self, fewer_contacts_than: int) -> None:
         """Settle the stale rhythm of everyone with fewer counted contacts than given as none.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from syncd.store.identity import IdentityMixin
 from syncd.store.schema import to_epoch
@@ -59,12 +59,15 @@ class TrackingMixin(IdentityMixin):
 
     def set_tracking(self, person_id: int, tracked: bool, tier: str | None = None,
                      every_days: float | None = None) -> None:
-        """Track (with an optional tier or cadence) or untrack a person."""
+        """Track (with an optional tier or cadence) or untrack a person (``syncd track``/
+        ``untrack``); an untracked person is never auto-tracked again."""
         with self.transaction():
+            # Untracking is for good as far as auto_track goes (never_auto); tracking again
+            # is the user's own choice, so it lifts that.
             self._db.execute("UPDATE people SET tracked = ?, tracked_by = ?, tier = ?, "
-                             "every_days = ? WHERE id = ?",
+                             "every_days = ?, never_auto = ?, track_reason = NULL WHERE id = ?",
                              (int(tracked), "cli" if tracked else None, tier, every_days,
-                              person_id))
+                              int(not tracked), person_id))
 
     def mark_tracked_in_transaction(self, person_id: int, tier: str) -> None:
         """Track a person at ``tier`` unless the config already tracks them (no transaction)."""
@@ -76,3 +79,65 @@ class TrackingMixin(IdentityMixin):
         with self.transaction():
             self._db.execute("UPDATE people SET snoozed_until = ? WHERE id = ?",
                              (to_epoch(until), person_id))
+
+    # --- choices made on the command line (see syncd/choices.py) --------------------------------
+
+    def tracked_by(self, person_id: int) -> str | None:
+        """Return why a person is tracked: "config", "cli", "vcard", or None."""
+        row = self._db.execute("SELECT tracked_by FROM people WHERE id = ?",
+                               (person_id,)).fetchone()
+        return None if row is None else row[0]
+
+    def track(self, person_id: int, tier: str | None = None,
+              every_days: float | None = None) -> None:
+        """Track a person. With neither ``tier`` nor ``every_days`` an existing tier or cadence
+        is kept (re-tracking changes nothing); a tier replaces the person's own cadence, which
+        would beat it (ties.cadence_for). Tracking is the user's own choice: it lifts an earlier
+        untrack's ban on auto_track (``never_auto``)."""
+        with self.transaction():
+            if tier is not None:
+                self._db.execute("UPDATE people SET tracked = 1, tracked_by = 'cli', tier = ?, "
+                                 "every_days = NULL, never_auto = 0, track_reason = NULL "
+                                 "WHERE id = ?", (tier, person_id))
+            elif every_days is not None:
+                self._db.execute("UPDATE people SET tracked = 1, tracked_by = 'cli', "
+                                 "every_days = ?, never_auto = 0, track_reason = NULL "
+                                 "WHERE id = ?", (every_days, person_id))
+            else:
+                self._db.execute("UPDATE people SET tracked = 1, tracked_by = 'cli', "
+                                 "never_auto = 0, track_reason = NULL WHERE id = ?", (person_id,))
+
+    def untrack(self, person_id: int) -> None:
+        """Stop tracking a person (their tier and cadence go with it)."""
+        self.set_tracking(person_id, False)
+
+    def person_with_addresses(self, name: str, addresses: Sequence[str]) -> int:
+        """Return the person holding the first known of ``addresses``; create one if none is
+        known (named ``name``, holding them all). For replaying choices into a new database."""
+        for address in addresses:
+            row = self._db.execute("SELECT person_id FROM addresses WHERE address = ?",
+                                   (address,)).fetchone()
+            if row is not None:
+                return int(row[0])
+        with self.transaction():
+            return self.merge_addresses(name, addresses)
+
+    def manual_contacts(self) -> list[tuple[int, str, datetime, str | None]]:
+        """Return (person id, key, when, note) of every contact logged with ``syncd done``."""
+        return [(person_id, key.removeprefix("manual:"),
+                 datetime.fromtimestamp(at, UTC), note)
+                for person_id, key, at, note in self._db.execute(
+                    "SELECT c.person_id, i.key, i.at, i.note FROM interactions i "
+                    "JOIN contacts c ON c.interaction_id = i.id WHERE i.rule = 'manual' "
+                    "ORDER BY i.at, i.id")]
+
+    def tracked_on_the_command_line(self) -> list[tuple[int, str | None, float | None]]:
+        """Return (person id, tier, every days) of people tracked with ``syncd track``."""
+        return [(row[0], row[1], row[2]) for row in self._db.execute(
+            "SELECT id, tier, every_days FROM people WHERE tracked_by = 'cli' ORDER BY id")]
+
+    def snoozes(self) -> list[tuple[int, datetime]]:
+        """Return (person id, until) of every snooze on record."""
+        return [(person_id, datetime.fromtimestamp(until, UTC)) for person_id, until in
+                self._db.execute("SELECT id, snoozed_until FROM people "
+                                 "WHERE snoozed_until IS NOT NULL ORDER BY id")]

@@ -57,12 +57,16 @@ class UpcomingMixin(IdentityMixin):
         if not rows:
             return 0
         new = 0
+        # Everyone an upcoming meeting counted for, per meeting: its participants besides me.
+        attendees: dict[str, int] = {}
+        for _source, _source_id, _person, key, _start, _reason in rows:
+            attendees[key] = attendees.get(key, 0) + 1
         with self.transaction() as db:
             identities = self._interaction_ids([
                 Decision(True, "meeting", reason.replace("an upcoming meeting", "a meeting", 1),
                          Direction.MEETING, from_epoch(start), dedupe_key=key)
                 for _source, _source_id, _person, key, start, reason in rows])
-            for (source, source_id, person_id, _key, start, _reason), (interaction_id, _) in zip(
+            for (source, source_id, person_id, key, start, _reason), (interaction_id, _) in zip(
                     rows, identities, strict=True):
                 db.execute("INSERT OR REPLACE INTO observations VALUES (?, ?, ?)",
                            (source, source_id, interaction_id))
@@ -70,8 +74,9 @@ class UpcomingMixin(IdentityMixin):
                     "SELECT counts FROM contacts WHERE interaction_id = ? AND person_id = ?",
                     (interaction_id, person_id)).fetchone()
                 if existing is None:
-                    db.execute("INSERT INTO contacts VALUES (?, ?, ?, 'meeting', 1)",
-                               (interaction_id, person_id, start))
+                    db.execute("INSERT INTO contacts(interaction_id, person_id, at, direction, "
+                               "counts, participants) VALUES (?, ?, ?, 'meeting', 1, ?)",
+                               (interaction_id, person_id, start, attendees[key]))
                 elif not existing[0]:
                     db.execute("UPDATE contacts SET at = ?, direction = 'meeting', counts = 1 "
                                "WHERE interaction_id = ? AND person_id = ?",

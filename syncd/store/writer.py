@@ -105,7 +105,8 @@ class WriterMixin(UpcomingMixin):
                 "SELECT counts FROM contacts WHERE interaction_id = ? AND person_id = ?",
                 (interaction_id, person_id)).fetchone()
             if existing is None:
-                links.contacts.append((interaction_id, person_id, at, direction, int(counts)))
+                links.contacts.append((interaction_id, person_id, at, direction, int(counts),
+                                       len(decision.participants)))
             elif counts and not existing[0]:
                 self._db.execute("UPDATE contacts SET at = ?, direction = ?, counts = 1 "
                                  "WHERE interaction_id = ? AND person_id = ?",
@@ -119,18 +120,29 @@ class WriterMixin(UpcomingMixin):
 
     def _write_contacts(self, links: Links) -> None:
         if links.contacts:
-            self._db.executemany("INSERT INTO contacts VALUES (?, ?, ?, ?, ?)", links.contacts)
+            self._db.executemany("INSERT INTO contacts(interaction_id, person_id, at, "
+                                 "direction, counts, participants) VALUES (?, ?, ?, ?, ?, ?)",
+                                 links.contacts)
             links.contacts.clear()
 
-    def log_manual(self, person_id: int, at: datetime, note: str | None) -> None:
-        """Record a contact the machine cannot see (a call, a visit)."""
+    def log_manual(self, person_id: int, at: datetime, note: str | None,
+                   key: str | None = None) -> bool:
+        """Record a contact the machine cannot see (a call, a visit).
+
+        ``key`` names the contact (the choices journal replays it): a contact already stored
+        under it is not stored twice. Return False when it was already there.
+        """
         epoch = to_epoch(at)
         assert epoch is not None
         with self.transaction():
-            interaction_id = self._db.execute(
-                "INSERT INTO interactions(key, at, direction, counts, rule, reason, note) "
-                "VALUES (?, ?, 'manual', 1, 'manual', 'logged with syncd done', ?)",
-                (f"manual:{uuid.uuid4()}", epoch, note)).lastrowid
-            self._db.execute("INSERT INTO contacts VALUES (?, ?, ?, 'manual', 1)",
-                             (interaction_id, person_id, epoch))
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO interactions(key, at, direction, counts, rule, reason, "
+                "note) VALUES (?, ?, 'manual', 1, 'manual', 'logged with syncd done', ?)",
+                (f"manual:{key or uuid.uuid4()}", epoch, note))
+            if not cursor.rowcount:
+                return False
+            self._db.execute("INSERT INTO contacts(interaction_id, person_id, at, direction, "
+                             "counts, participants) VALUES (?, ?, ?, 'manual', 1, 1)",
+                             (cursor.lastrowid, person_id, epoch))
             self._count_contact(person_id, Direction.MANUAL, epoch)
+        return True

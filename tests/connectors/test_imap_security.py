@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 import pytest
+import secrets_registry
 from click.testing import CliRunner
 from imap_helpers import connector, mail, pull_all
 from servers.dovecot import PASSWORD, Certificates, dovecot_plain, dovecot_tls  # noqa: F401
@@ -15,6 +16,8 @@ from servers.memory_keyring import memory_keyring
 from syncd.cli import main
 from syncd.errors import AuthError, SourceError
 from syncd.store import Store
+
+STALE_PASSWORD = secrets_registry.secret("stale-pw-St4-syncd")
 
 
 @pytest.fixture
@@ -90,7 +93,7 @@ def test_the_password_never_reaches_logs_errors_or_the_database(dovecot_plain, t
         __import__("datetime").UTC))
     report = engine.sync("work", connector(server, user))
     assert report.error is None and report.records == 1
-    wrong = "Wr0ng-" + PASSWORD[::-1]
+    wrong = secrets_registry.secret("Wr0ng-" + PASSWORD[::-1])
     failed = engine.sync("work", connector(server, user, password_command=f"echo {wrong}"))
     assert failed.error_kind == "auth"
     with pytest.raises(AuthError) as refused:
@@ -173,7 +176,7 @@ def test_a_failed_auth_pauses_until_syncd_auth(dovecot_plain, tmp_path):  # noqa
     user = server.new_user()
     config = str(_config(tmp_path, server, user))
     with memory_keyring() as keyring:
-        keyring.set_password("syncd", "work", "stale-password")
+        keyring.set_password("syncd", "work", STALE_PASSWORD)
         code, output = run_cli("-c", config, "sync")
         assert code == 1 and "run: syncd auth work" in output
         store = Store.open(tmp_path / "state")

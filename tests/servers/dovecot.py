@@ -22,16 +22,18 @@ import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from secrets_registry import secret
+
+from servers.short_paths import short_directory
 
 #: The one password every test user has; tests grep logs and output for it.
-PASSWORD = "Qz7-syncd-test-pw-4Kx"
+PASSWORD = secret("Qz7-syncd-test-pw-4Kx")
 _users = itertools.count(1)
 
 #: Storage formats :func:`running_dovecot` can serve mail from (Dovecot ``mail_location`` drivers).
@@ -469,7 +471,7 @@ def running_dovecot(*, tls: bool, mail_format: str = "maildir",
     if layout not in LAYOUTS:
         raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
     # Short, under /tmp whatever TMPDIR is: Dovecot's AF_UNIX sockets live below it (≤ 107 bytes).
-    root = Path(tempfile.mkdtemp(prefix="syncd-dovecot-", dir="/tmp"))
+    root = short_directory("syncd-dovecot-")
     try:
         root.chmod(0o755)  # the login and mail processes run as other users
         for sub in ("run", "state", "mail"):

@@ -19,13 +19,14 @@ import contextlib
 import os
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from servers.short_paths import short_directory
 
 _RECORD = """#!/bin/sh
 # dunst runs this for every notification (dunst(5), "script"); DUNST_* hold its fields.
@@ -182,7 +183,7 @@ def desktop_session() -> Iterator[DesktopSession]:
         if os.environ.get("CI"):
             pytest.fail(f"missing {', '.join(missing)}: scripts/test installs them")
         pytest.skip(f"missing {', '.join(missing)} (Debian: dbus dunst xvfb)")
-    directory = Path(tempfile.mkdtemp(prefix="syncd-desktop-"))
+    directory = short_directory("syncd-desktop-")
     session = start_desktop_session(directory)
     try:
         yield session

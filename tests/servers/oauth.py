@@ -35,6 +35,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from secrets_registry import secret
+
 from tests.servers.dovecot import Certificates
 
 TENANT = "contoso-tenant"
@@ -82,7 +84,7 @@ class FakeIdentity:
 
     def issue(self, user: str) -> str:
         """Hand out a new live access token for ``user``."""
-        token = f"at-{next(_counter)}-{secrets.token_urlsafe(24)}"
+        token = secret(f"at-{next(_counter)}-{secrets.token_urlsafe(24)}")
         with self.lock:
             self.active[token] = user
             self.issued.append(token)
@@ -141,7 +143,7 @@ class FakeIdentity:
 
     def _tokens_for(self, user: str, **extra: Any) -> dict[str, Any]:
         access = self.issue(user)
-        refresh = f"rt-{next(_counter)}-{secrets.token_urlsafe(24)}"
+        refresh = secret(f"rt-{next(_counter)}-{secrets.token_urlsafe(24)}")
         with self.lock:
             self.refresh[refresh] = user
             self.issued.append(refresh)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from secrets_registry import secret
 
 
 def free_port() -> int:
@@ -40,6 +41,10 @@ def wait_for_http(url: str, process: subprocess.Popen[bytes], timeout: float = 2
     raise RuntimeError(f"{url} did not answer in {timeout} s")
 
 
+#: The password of every Radicale test user (Xandikos asks for none).
+DAV_PASSWORD = secret("Rd4-syncd-dav-pw-9Qm")
+
+
 @dataclass
 class CaldavServer:
     """A running server: its base URL and how to reach one user's calendars."""
@@ -47,7 +52,7 @@ class CaldavServer:
     kind: str
     base: str
     root: Path
-    password: str = "secret"
+    password: str = DAV_PASSWORD
 
     def new_user(self) -> str:
         """Return a fresh user name (Radicale: any name logs in once in the htpasswd file)."""

@@ -54,12 +54,13 @@ def synced(sample, tmp_path):
 def test_demo_runs_the_whole_pipeline_and_shows_who_is_due():
     result = syncd("demo")
     assert "Jordan Blake" in result.stdout
+    assert "removed when the demo ends (keep it with: syncd demo --keep DIR)" in result.stdout
     assert "mailing-list messages ignored" in result.stdout
     assert "bulk messages ignored" in result.stdout
     assert "delivery reports (bounces) ignored" in result.stdout
-    assert "automatic replies ignored" in result.stdout
+    assert "1 automatic reply ignored" in result.stdout  # one, said in the singular
     assert "you will see Theo Rivera on" in result.stdout  # lunch in 3 days holds him back
-    assert "big meetings ignored" in result.stdout and "meetings I declined" in result.stdout
+    assert "big meetings ignored" in result.stdout and "1 meeting I declined" in result.stdout
 
 
 def test_init_writes_a_starter_config_once_and_never_overwrites(isolated_home):
@@ -84,7 +85,7 @@ def test_an_invalid_config_lists_every_problem_and_exits_78(tmp_path):
 
 def test_a_missing_config_says_to_run_init(tmp_path):
     result = syncd("due", config=tmp_path / "missing.toml", check=78)
-    assert "syncd init" in result.stderr
+    assert f"syncd -c {tmp_path / 'missing.toml'} init" in result.stderr
 
 
 def test_due_json_lists_the_quiet_ties_most_overdue_first(synced):
@@ -122,7 +123,11 @@ def test_people_all_includes_one_way_correspondents_but_never_list_senders(synce
     assert len(everyone) > len(tracked)
     assert not any(a.startswith(("noreply", "no-reply", "mailer-daemon")) for a in addresses)
     one_way = [p for p in everyone if not p["two_way"]]
-    assert one_way and all(p["last_outgoing"] is None for p in one_way)
+    # two_way means contact went both ways: a meeting, a logged contact, or mail each way.
+    assert one_way and all(None in (p["last_outgoing"], p["last_incoming"])
+                           and p["last_meeting"] is None for p in one_way)
+    assert all(p["last_meeting"] or (p["last_outgoing"] and p["last_incoming"]) or
+               p["last_manual"] for p in everyone if p["two_way"])
 
 
 def test_show_why_explains_decisions_with_reasons(synced):
@@ -178,7 +183,7 @@ def test_import_vcard_merges_addresses_and_tracks_by_category(synced, tmp_path):
                     "CATEGORIES:friends,Family\r\nEND:VCARD\r\n"
                     "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:No Mail\r\nEND:VCARD\r\n")
     result = syncd("import", "vcard", str(card), config=synced)
-    assert "imported 1 people (2 addresses), 1 tracked" in result.stdout
+    assert "imported 1 person (2 addresses), 1 tracked" in result.stdout
     casey = json.loads(syncd("show", "casey@work.example", "--json", config=synced).stdout)
     assert casey["name"] == "Casey New" and casey["tier"] == "friends"
     assert set(casey["addresses"]) == {"casey@example.net", "casey@work.example"}

@@ -45,8 +45,8 @@ class NotifySocket:
 
 
 @pytest.fixture
-def notify_socket(tmp_path):
-    sock = NotifySocket(tmp_path / "notify.sock")
+def notify_socket(socket_dir):
+    sock = NotifySocket(socket_dir / "notify.sock")
     yield sock
     sock.close()
 
@@ -150,6 +150,33 @@ def test_sighup_keeps_the_old_config_when_the_new_one_is_invalid_then_applies_a_
     assert "max_recipient: unknown key (did you mean 'max_recipients'?)" in log.read_text()
 
 
+@pytest.mark.parametrize("wrong", ["every = 15", 'enabled = "yes"'])
+def test_sighup_with_a_wrongly_typed_config_keeps_the_daemon_running_on_the_old_one(
+        tmp_path, notify_socket, wrong):
+    maildir = tmp_path / "Maildir"
+    write_maildir(maildir, 5)
+    config = write_config(tmp_path, maildir, "state")
+    good = config.read_text()
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(config, log, NOTIFY_SOCKET=str(notify_socket.path))
+    try:
+        notify_socket.wait_for("READY", "1")
+        notify_socket.wait_for("STATUS", "idle")
+        config.write_text(good.replace('every = "15m"', wrong))
+        daemon.send_signal(signal.SIGHUP)
+        wait_for_line(log, "keeping the old one")
+        # Still serving signals on the old config: a second reload is refused the same way.
+        daemon.send_signal(signal.SIGHUP)
+        wait_for_line(log, "keeping the old one", count=2)
+        assert daemon.poll() is None
+    finally:
+        assert stop(daemon) == 0
+    text = log.read_text()
+    assert f"sources.mail.{wrong.split()[0]}:" in text
+    assert "Traceback" not in text and "configuration reloaded" not in text
+    assert "syncd stopped" in text.splitlines()[-1]
+
+
 def test_under_the_journal_lines_carry_a_priority_and_no_timestamp_and_the_watchdog_is_fed(
         tmp_path, notify_socket):
     maildir = tmp_path / "Maildir"
@@ -168,10 +195,10 @@ def test_under_the_journal_lines_carry_a_priority_and_no_timestamp_and_the_watch
     assert any(line.startswith("<6>syncd.daemon: syncd started: 1 sources") for line in lines)
 
 
-def wait_for_line(path: Path, text: str, timeout: float = 20.0) -> None:
+def wait_for_line(path: Path, text: str, timeout: float = 20.0, count: int = 1) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if text in path.read_text():
+        if path.read_text().count(text) >= count:
             return
         time.sleep(0.05)
     raise AssertionError(f"{text!r} never appeared in {path}: {path.read_text()}")

@@ -35,8 +35,10 @@ def with_this_executable(text: str, placeholder: str) -> str:
 
 
 @pytest.fixture
-def runtime(tmp_path):
-    directory = tmp_path / "runtime"
+def runtime(socket_dir):
+    # systemd-analyze reads the user's socket units, whose paths live in the runtime
+    # directory: it must be short enough for AF_UNIX (see servers/short_paths.py).
+    directory = socket_dir / "runtime"
     directory.mkdir(mode=0o700)
     return directory
 
@@ -119,14 +121,19 @@ def test_service_install_writes_the_unit_with_this_executable_and_enables_it(tmp
     assert "--user disable --now syncd.service" in calls.read_text()
 
 
-def test_service_install_without_a_user_manager_says_what_to_run(tmp_path, isolated_home):
+def test_service_install_without_a_user_manager_fails_and_says_what_to_run_by_hand(
+        tmp_path, isolated_home):
     config = tmp_path / "config.toml"
     config.write_text("")
-    result = run_cli("-c", str(config), "service", "install",
-                     env={"SYNCD_SYSTEMCTL": "/bin/false"})
-    assert result.returncode == 0
-    assert ("run: systemctl --user daemon-reload && systemctl --user enable --now "
+    fake = tmp_path / "systemctl"
+    fake.write_text("#!/bin/sh\necho 'Failed to connect to bus: No medium found' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    result = run_cli("-c", str(config), "service", "install", env={"SYNCD_SYSTEMCTL": str(fake)})
+    assert result.returncode == 1
+    assert "could not reach the systemd user manager (Failed to connect to bus" in result.stderr
+    assert ("run by hand: systemctl --user daemon-reload && systemctl --user enable --now "
             "syncd.service") in result.stderr
+    assert (isolated_home / ".config" / "systemd" / "user" / "syncd.service").exists()
 
 
 def test_service_install_refuses_an_invalid_config(tmp_path):

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from secrets_registry import secret
 
 from syncd.config import SECTIONS, SOURCE_TYPES, load_config, parse_config
 from syncd.errors import ConfigError
@@ -15,6 +16,7 @@ from syncd.errors import ConfigError
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config.example.toml"
 ENV = {"HOME": "/home/test"}
+CONFIG_PASSWORD = secret("hunter2-Cfg9-syncd")
 
 
 def problems(data: dict) -> list[str]:
@@ -26,7 +28,8 @@ def problems(data: dict) -> list[str]:
 
 def test_the_example_config_is_valid():
     config = load_config(EXAMPLE, environ=ENV)
-    assert set(config.sources) == {"local", "takeout", "work", "cal", "holidays"}
+    assert set(config.sources) == {"local", "takeout", "work", "cal", "holidays", "gmail", "gcal",
+                                   "gcontacts"}
     assert config.people[0].tier == "close"
 
 
@@ -96,8 +99,10 @@ def test_state_dir_follows_xdg_state_home():
 
 
 def test_a_missing_file_says_how_to_create_one(tmp_path):
-    with pytest.raises(ConfigError, match="run: syncd init"):
+    with pytest.raises(ConfigError, match=re.escape(f"run: syncd -c {tmp_path}/nope.toml init")):
         load_config(tmp_path / "nope.toml")
+    with pytest.raises(ConfigError, match=r"run: syncd init$"):
+        load_config(environ={"HOME": str(tmp_path)})
 
 
 def test_broken_toml_is_a_config_error(tmp_path):
@@ -109,7 +114,7 @@ def test_broken_toml_is_a_config_error(tmp_path):
 
 def test_a_password_in_the_config_is_refused_without_echoing_it():
     found = problems({"sources": {"work": {"type": "imap", "host": "imap.example.org",
-                                           "username": "me", "password": "hunter2"}}})
+                                           "username": "me", "password": CONFIG_PASSWORD}}})
     assert found == ["sources.work.password: passwords never go in the config file: set "
                      "password_command, or run: syncd auth work"]
-    assert not any("hunter2" in problem for problem in found)
+    assert not any(CONFIG_PASSWORD in problem for problem in found)

@@ -7,13 +7,14 @@ import os
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from syncd.alerts import Alert, Notification
-from syncd.config import parse_config
+from syncd.config import Config, parse_config
 from syncd.daemon import Daemon, retry_delay
 from syncd.errors import AuthError, NotifyError
 from syncd.notify import CommandNotifier, LogNotifier
@@ -23,12 +24,12 @@ from syncd.testing import FakeConnector, message
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 
 
-def test_sd_notify_sends_ready_status_and_watchdog_to_the_notify_socket(tmp_path):
+def test_sd_notify_sends_ready_status_and_watchdog_to_the_notify_socket(socket_dir):
     server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    server.bind(str(tmp_path / "notify"))
+    server.bind(str(socket_dir / "notify"))
     server.settimeout(2)
     ticks = iter([0.0, 1.0, 2.5, 3.0])
-    notifier = SystemdNotifier({"NOTIFY_SOCKET": str(tmp_path / "notify"),
+    notifier = SystemdNotifier({"NOTIFY_SOCKET": str(socket_dir / "notify"),
                                 "WATCHDOG_USEC": "3000000"}, monotonic=lambda: next(ticks))
     notifier.ready("started")
     first = server.recv(1024).decode().splitlines()
@@ -210,5 +211,41 @@ def test_an_upcoming_meeting_in_the_store_holds_the_alert_back_until_it_is_gone(
         with daemon.store.transaction() as db:
             db.execute("DELETE FROM upcoming")
         assert daemon.check_alerts() == 1
+    finally:
+        daemon.shutdown()
+
+
+def test_a_reload_that_fails_unexpectedly_while_reading_keeps_the_old_config(tmp_path, caplog):
+    daemon = make_daemon(tmp_path, FakeConnector([]))
+    daemon.start()
+    try:
+        old = daemon.app.config
+
+        def broken() -> Config:
+            raise RuntimeError("the disk went away")
+
+        daemon._load_config = broken
+        assert daemon.reload() is False
+        assert daemon.app.config is old
+        assert "keeping the old one" in caplog.text
+    finally:
+        daemon.shutdown()
+
+
+def test_a_reload_that_fails_while_applying_the_new_config_restores_the_old_one(tmp_path):
+    daemon = make_daemon(tmp_path, FakeConnector([]))
+    daemon.start()
+    try:
+        old = daemon.app.config
+        # A config the validator would never build: applying it to the store raises.
+        faulty = replace(old, people=(object(),),  # type: ignore[arg-type]
+                         sources={**old.sources, "other": replace(old.sources["fake"],
+                                                                  name="other")})
+        daemon._load_config = lambda: faulty
+        assert daemon.reload() is False
+        assert daemon.app.config is old
+        assert daemon.next_run("other") is None and daemon.next_run("fake") is not None
+        daemon.process_pending()  # still works: syncs and checks alerts
+        assert daemon.sync_source("fake") is not None
     finally:
         daemon.shutdown()

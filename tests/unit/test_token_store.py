@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import stat
 
+from secrets_registry import secret
 from servers.memory_keyring import memory_keyring
 
 from syncd.token_store import TokenStore, token_name
 
-TOKEN = '{"refresh_token": "1//secret-refresh"}'
+REFRESH_TOKEN = secret("1//secret-refresh-Tk8")
+TOKEN = f'{{"refresh_token": "{REFRESH_TOKEN}"}}'
 
 
 def test_without_a_keyring_the_token_goes_to_a_private_file(tmp_path):
