@@ -42,6 +42,12 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+try:  # in the test session, every token issued joins the end-of-session secret sweep
+    from secrets_registry import secret as register_secret
+except ImportError:  # run as its own process (bench): nothing to register with
+    def register_secret(value: str) -> str:
+        return value
+
 JsonObject = dict[str, Any]
 
 
@@ -199,6 +205,7 @@ class FakeGoogle:
         with self._lock:
             self.refresh_tokens[token] = scope
             self.refresh_tokens_issued.append(token)
+        register_secret(token)
         return token
 
     def add_event(self, calendar: str, body: JsonObject) -> None:
@@ -302,6 +309,7 @@ class FakeGoogle:
             return _json(401, {"error": "invalid_client"})
         access = "ya29.fake-access-" + secrets.token_urlsafe(12)
         self.access_tokens_issued.append(access)
+        register_secret(access)
         if form.get("grant_type") == "authorization_code":
             with self._lock:
                 entry = self._codes.pop(form.get("code", ""), None)

@@ -31,6 +31,9 @@ VALID_SOURCES: dict[str, dict[str, Any]] = {
     "imap": {"type": "imap", "host": "imap.example.org", "username": "me"},
     "caldav": {"type": "caldav", "url": "https://dav.example.org/", "username": "me"},
     "ics": {"type": "ics", "path": "/calendars"},
+    "gmail": {"type": "gmail", "client_secrets": "/client_secret.json"},
+    "google_calendar": {"type": "google_calendar", "client_secrets": "/client_secret.json"},
+    "google_contacts": {"type": "google_contacts", "client_secrets": "/client_secret.json"},
 }
 VALID_PERSON = {"name": "Ann", "addresses": ["ann@example.com"]}
 
