@@ -24,7 +24,7 @@ _MAX_LINE = 1_000_000
 _UID = re.compile(rb"[( ]UID (\d+)")
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]*)"')
 _HEADER_ITEM = re.compile(rb"BODY\[HEADER\.FIELDS")
-_LABELS = re.compile(rb"X-GM-LABELS \(([^)]*)\)")
+_LABELS = re.compile(rb"X-GM-LABELS \(")
 _INTERNALDATE_PARTS = re.compile(
     r"\s*(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})"
 )
@@ -81,11 +81,70 @@ def parse_internaldate(value: str) -> datetime | None:
 
 
 def _labels(meta: bytes) -> tuple[str, ...]:
+    """Return the X-GM-LABELS of one FETCH response (Gmail IMAP extensions), or ().
+
+    The value is an IMAP parenthesized list (RFC 3501 §4, §9) whose elements are astrings:
+    atoms (``Family``, and the flag-like ``\\Sent`` Google's documentation shows), quoted
+    strings with ``\\`` escapes (Gmail really sends ``"\\\\Sent"``: node-imap#187,
+    MailKit#195) and literals, which :func:`read_fetch_answer` has already turned into quoted
+    strings. Every element comes back unquoted and unescaped, so both forms of a system label
+    read ``\\Sent``. Labels are not decoded from modified UTF-7: only the ASCII system labels
+    matter here.
+    """
     match = _LABELS.search(meta)
     if match is None:
         return ()
-    # Labels are atoms or quoted strings; only the system labels (\Sent, \Draft ...) matter.
-    return tuple(part.decode("utf-8", "replace").strip('"') for part in match.group(1).split())
+    labels = _list_elements(meta, match.end())
+    return tuple(label.decode("utf-8", "replace") for label in labels)
+
+
+def _list_elements(data: bytes, start: int) -> list[bytes]:
+    """Return the elements of the parenthesized list whose ``(`` ends just before ``start``.
+
+    Elements are atoms and quoted strings (RFC 3501 §9 ``astring``); quoted strings lose their
+    quotes and backslash escapes (``quoted-specials``). A nested list is skipped. Reading stops
+    at the list's ``)`` or at the end of ``data`` (a truncated list gives what it held). Never
+    raises.
+    """
+    elements: list[bytes] = []
+    index, length, depth = start, len(data), 0
+    while index < length:
+        character = data[index : index + 1]
+        if character in (b" ", b"\r", b"\n"):
+            index += 1
+        elif character == b")":
+            if depth == 0:
+                break
+            depth -= 1
+            index += 1
+        elif character == b"(":
+            depth += 1
+            index += 1
+        elif character == b'"':
+            value = bytearray()
+            index += 1
+            while index < length and data[index : index + 1] != b'"':
+                if data[index : index + 1] == b"\\" and index + 1 < length:
+                    index += 1  # quoted-specials: \\ and \" stand for themselves
+                value += data[index : index + 1]
+                index += 1
+            index += 1  # the closing quote
+            if depth == 0:
+                elements.append(bytes(value))
+        else:
+            end = index
+            while end < length and data[end : end + 1] not in (b" ", b"(", b")", b'"', b"\r",
+                                                                 b"\n"):
+                end += 1
+            if depth == 0:
+                elements.append(data[index:end])
+            index = end
+    return elements
+
+
+def _quote(value: bytes) -> bytes:
+    """Return ``value`` as an IMAP quoted string (RFC 3501 §9), ``"`` and ``\\`` escaped."""
+    return b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
 
 
 def _fetched(meta: bytes, literal: bytes | None) -> Fetched | None:
@@ -145,16 +204,20 @@ def read_fetch_answer(readline: Callable[[int], bytes], read: Callable[[int], by
             if len(literal) != int(size):
                 raise EOFError("the connection ended inside a literal")
             segment = line[:opening]
-            segments.append(segment)
             if _HEADER_ITEM.search(segment):
                 header = literal
+                segments.append(segment + b'""')
+            else:
+                # Any other literal (a Gmail label with odd characters, RFC 3501 §4.3) stays
+                # in the text as the quoted string it stands for, so the list around it parses.
+                segments.append(segment + _quote(literal))
             line = readline(_MAX_LINE)
             if not line.endswith(b"\n"):
                 raise EOFError("the connection ended" if not line else
                                "a response line is too long")
         segments.append(line)
         if b" FETCH " in segments[0]:
-            fetched = _fetched(b" ".join(segments), header)
+            fetched = _fetched(b"".join(segments), header)
             if fetched is not None:
                 result[fetched.uid] = fetched
 

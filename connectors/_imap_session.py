@@ -74,10 +74,21 @@ class Settings:
 
 @dataclass(frozen=True, slots=True)
 class FolderInfo:
-    """One LIST entry: the decoded name and its lower-case attributes (RFC 6154 special use)."""
+    """One LIST entry: the decoded name, its lower-case attributes (RFC 6154 special use) and
+    its hierarchy delimiter (None: a flat name; RFC 3501 §6.3.8)."""
 
     name: str
     attributes: frozenset[str]
+    delimiter: str | None = "/"
+
+
+@dataclass(frozen=True, slots=True)
+class Namespaces:
+    """The RFC 2342 NAMESPACE answer: (prefix, delimiter) pairs of each kind of namespace."""
+
+    personal: tuple[tuple[str, str | None], ...]
+    other_users: tuple[tuple[str, str | None], ...]
+    shared: tuple[tuple[str, str | None], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,13 +400,26 @@ class Connection:
         """Return every folder the server lists (LIST "" "*"), names decoded from UTF-7."""
         entries = self._run("LIST", self._client.list_folders)
         folders = []
-        for flags, _delimiter, name in entries:
+        for flags, delimiter, name in entries:
             attributes = frozenset(
                 (flag.decode("ascii", "replace") if isinstance(flag, bytes) else str(flag)).lower()
                 for flag in flags)
             text = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
-            folders.append(FolderInfo(text, attributes))
+            folders.append(FolderInfo(text, attributes, _text(delimiter)))
         return folders
+
+    def namespaces(self) -> Namespaces | None:
+        """Return the account's namespaces (RFC 2342), or None when the server has no NAMESPACE
+        capability."""
+        if "NAMESPACE" not in self.capabilities:
+            return None
+        answer = self._run("NAMESPACE", self._client.namespace)
+
+        def pairs(kind: Any) -> tuple[tuple[str, str | None], ...]:
+            return tuple((_text(prefix) or "", _text(delimiter))
+                         for prefix, delimiter in kind or ())
+
+        return Namespaces(pairs(answer[0]), pairs(answer[1]), pairs(answer[2]))
 
     def status(self, folder: str) -> FolderStatus:
         """Return one folder's STATUS (RFC 3501 §6.3.10): cheap, and no SELECT needed."""
@@ -472,6 +496,13 @@ class Connection:
                        for response in responses)
 
         return self._run("IDLE", wait)
+
+
+def _text(value: Any) -> str | None:
+    """A protocol string as text: bytes decoded, None (NIL) kept."""
+    if value is None:
+        return None
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _error_status(challenges: Sequence[bytes]) -> str:

@@ -77,8 +77,14 @@ _RULE_HEADER_NAMES = {name.encode("ascii"): name for name in RULE_HEADERS}
 #: Rule header values are kept for the classifier only; this bounds a hostile header's size.
 _RULE_VALUE_LIMIT = 2000
 _ARCHIVE_AT = re.compile(r"([\w.+-]+) at ([\w-]+(?:\.[\w-]+)+)")
-_EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
-_FUTURE_TOLERANCE = timedelta(days=2)
+#: The plausible times of a message (PROTOCOL-NOTES rule 11), for its Date header and its
+#: delivery time (INTERNALDATE, a Maildir name or mtime, an mbox From_ line) alike: from
+#: 1990-01-01 to two days after now. Earlier ones are unset clocks (1970, 1980); later ones
+#: come from a wrong clock, and a contact in the future would keep a tie from ever going quiet.
+EARLIEST_DATE = datetime(1990, 1, 1, tzinfo=UTC)
+FUTURE_TOLERANCE = timedelta(days=2)
+NO_PLAUSIBLE_DATE = ("no plausible date: neither Date nor the delivery time lies between "
+                     "1990-01-01 and two days from now")
 
 
 class Unreadable(ValueError):
@@ -285,8 +291,9 @@ def parse_date(
 
     A missing zone and ``-0000`` ("zone unknown", RFC 5322 §3.3) are read as UTC. The Date
     header is written by the sender, so implausible values give None and the caller falls back
-    to the receive time (PROTOCOL-NOTES rule 11): before 1990-01-01, or more than two days after
-    ``received`` (or after ``now`` when ``received`` is None). Never raises.
+    to the receive time (PROTOCOL-NOTES rule 11): before 1990-01-01, more than two days after
+    ``now`` (default: the clock) whatever ``received`` says, or more than two days after
+    ``received`` when given. Never raises.
     """
     common = _COMMON_DATE.fullmatch(value)
     month = _MONTH_NUMBERS.get(common.group(2).lower(), 0) if common else 0
@@ -319,10 +326,18 @@ def parse_date(
         ) - timedelta(seconds=offset)
     except (ValueError, OverflowError, TypeError):
         return None
-    ceiling = (received or now or datetime.now(UTC)) + _FUTURE_TOLERANCE
-    if moment < _EARLIEST_DATE or moment > ceiling:
+    ceiling = (now or datetime.now(UTC)) + FUTURE_TOLERANCE
+    if received is not None:
+        ceiling = min(ceiling, received + FUTURE_TOLERANCE)
+    if moment < EARLIEST_DATE or moment > ceiling:
         return None
     return moment
+
+
+def is_plausible_time(moment: datetime, now: datetime | None = None) -> bool:
+    """True when ``moment`` (aware) lies from 1990-01-01 to two days after ``now`` (default:
+    the clock): the range every time a mail source gives must be in to be used."""
+    return EARLIEST_DATE <= moment <= (now or datetime.now(UTC)) + FUTURE_TOLERANCE
 
 
 def _message_id(value: str) -> str | None:
@@ -422,13 +437,22 @@ _ROLE_NAMES: tuple[tuple[Role, frozenset[str]], ...] = (
 )
 
 
-def role_for_folder_name(name: str) -> Role:
+def role_for_folder_name(name: str, delimiter: str | None = "/") -> Role:
     """Return the role a folder name implies, from its last path component, case-insensitive.
 
-    ``"[Gmail]/Sent Mail"`` and ``"Gesendet"`` are SENT, ``"Junk E-mail"`` is JUNK, and so
-    on; a name that matches nothing is OTHER.
+    ``delimiter`` separates the levels of ``name``: an IMAP server gives it for each folder in
+    its LIST answer (RFC 3501 §6.3.8; ``"."`` in ``INBOX.Sent`` on Cyrus and Courier, ``"/"``
+    in ``[Gmail]/Sent Mail``), None for a flat name. With ``"/"`` (local stores) a ``\\``
+    (Windows paths) separates too. ``"[Gmail]/Sent Mail"``, ``"INBOX.Sent"`` with ``"."`` and
+    ``"Gesendet"`` are SENT, ``"Junk E-mail"`` is JUNK, and so on; a name that matches nothing
+    is OTHER.
     """
-    last = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    if delimiter == "/":
+        last = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+    elif delimiter:
+        last = name.rstrip(delimiter).rsplit(delimiter, 1)[-1]
+    else:
+        last = name
     key = unicodedata.normalize("NFC", last).strip().casefold()
     for role, names in _ROLE_NAMES:
         if key in names:
@@ -497,10 +521,13 @@ def parse_header_block(
     is ignored); a leading mbox ``From_`` line is ignored. ``received`` (aware UTC) is the
     store's delivery time, kept as the fallback for an absent or implausible Date. With
     ``gmail_labels`` an ``X-Gmail-Labels`` header (Google Takeout) overrides ``folder_role``.
-    ``now`` replaces the clock in the future-date check when ``received`` is None.
+    ``now`` replaces the clock in the plausibility checks. Both the Date header and
+    ``received`` are used only when plausible (:func:`is_plausible_time`); the Date header,
+    when plausible, is the message's time, else ``received``.
 
     Return the message. Raise :class:`Unreadable` (and nothing else) when no usable message
-    can be read: ``"no header block"`` or ``"no From and no recipients"``.
+    can be read: ``"no header block"``, ``"no From and no recipients"``, or
+    :data:`NO_PLAUSIBLE_DATE` when neither time is plausible (or there is none).
     """
     try:
         fields, field_count = _collect_fields(_header_text(raw))
@@ -508,6 +535,8 @@ def parse_header_block(
         raise Unreadable(f"header block cannot be split ({type(error).__name__})") from error
     if field_count == 0:
         raise Unreadable("no header block")
+    if received is not None and not is_plausible_time(received, now):
+        received = None  # a wrong clock where the mail was stored: no better than none
     try:
         return _build_message(fields, source_id, folder_role, received, gmail_labels, now)
     except Unreadable:
@@ -555,12 +584,16 @@ def _build_message(
         role = role_from_gmail_labels(text[b"x-gmail-labels"])
 
     date_text = text.get(b"date")
+    date = parse_date(date_text, received=received, now=now) if date_text else None
+    if date is None and received is None:
+        # A contact needs a time; inventing one (1980-01-01, 2044) would be worse than none.
+        raise Unreadable(NO_PLAUSIBLE_DATE)
     message_id_text = text.get(b"message-id")
     message_id = _message_id(message_id_text) if message_id_text else None
     return Message(
         source_id=source_id,
         message_id=message_id,
-        date=parse_date(date_text, received=received, now=now) if date_text else None,
+        date=date,
         received=received,
         sender=sender,
         to=to,

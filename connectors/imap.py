@@ -1,9 +1,14 @@
 """IMAP source: the header metadata of every message in the selected folders of one account.
 
 Folders: found by RFC 6154 SPECIAL-USE attribute (``\\Sent``, ``\\Junk``, ``\\Trash``,
-``\\Drafts``, ``\\All``, ``\\Archive``), by name only when the server marks none
-(PROTOCOL-NOTES rule 7). Junk, trash and drafts are never read; ``folders`` /
-``exclude_folders`` globs select among the rest. On Gmail (capability ``X-GM-EXT-1``) only the
+``\\Drafts``, ``\\All``, ``\\Archive``); by name only when the server marks no folder at all
+(PROTOCOL-NOTES rule 7), the name split on the hierarchy delimiter LIST gives for that folder
+(``INBOX.Sent`` with ``"."`` on Cyrus and Courier). Junk, trash and drafts are never read;
+``folders`` / ``exclude_folders`` globs select among the rest. Only my personal namespace is
+read (RFC 2342 NAMESPACE; the whole tree when the server has no NAMESPACE): another user's or a
+shared folder (``Other Users/alice/Sent``, ``user.alice.Sent``) is read only when a ``folders``
+glob spells out its namespace prefix, and then never as Sent, so nothing in it makes an address
+mine. On Gmail (capability ``X-GM-EXT-1``) only the
 ``\\All`` folder is read, once, and each message's X-GM-LABELS say whether it is sent mail,
 instead of reading every label folder (Gmail IMAP extensions).
 
@@ -45,6 +50,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import logging
+import re
 import time
 from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass
@@ -61,6 +67,7 @@ from connectors._imap_session import (
     FolderStatus,
     Login,
     Lost,
+    Namespaces,
     OAuthLogin,
     PasswordLogin,
     Refused,
@@ -153,7 +160,9 @@ class ImapConnector:
             # send a password in clear text over a network either.
             raise SourceError(f'tls = "none" is allowed only for a server on this machine, not '
                               f"{self.settings.host}; use implicit or starttls")
-        self._include = tuple(options.get("folders") or ("*",))
+        #: ``folders`` as configured; the default "*" selects only the personal namespace.
+        self._named = tuple(options.get("folders") or ())
+        self._include = self._named or ("*",)
         self._exclude = tuple(options.get("exclude_folders") or ())
         #: Seconds between reconnect attempts; tests shorten it.
         self.backoff: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0)
@@ -218,21 +227,40 @@ class ImapConnector:
 
     def folders(self, connection: Connection) -> list[ImapFolder]:
         """Return the folders to read, Sent-role first; see the module docstring."""
-        listed = connection.list_folders()
+        listed = [folder for folder in connection.list_folders()
+                  if not folder.attributes & {"\\noselect", "\\nonexistent"}]
         if "X-GM-EXT-1" in connection.capabilities:
             everything = [folder for folder in listed if "\\all" in folder.attributes]
             if everything:
                 return [ImapFolder(everything[0].name, Role.ARCHIVE)]
+        try:
+            namespaces = connection.namespaces()
+        except Refused as refused:
+            logger.info("imap %s: the server refused NAMESPACE (%s); reading every folder it "
+                        "lists as mine", self.name, refused)
+            namespaces = None
+        # RFC 6154 attributes are the truth where a server gives any; names are a guess only
+        # for a server that marks nothing (PROTOCOL-NOTES rule 7).
+        by_name = not any(folder.attributes & _SPECIAL_USE.keys() for folder in listed)
         chosen = []
         for folder in listed:
-            if folder.attributes & {"\\noselect", "\\nonexistent"}:
-                continue
-            role = _role(folder)
-            if role in NEVER_COUNTED_ROLES:
-                continue
-            if not any(fnmatch.fnmatchcase(folder.name, glob) for glob in self._include):
-                continue
             if any(fnmatch.fnmatchcase(folder.name, glob) for glob in self._exclude):
+                continue
+            outside = _outside_prefix(folder.name, namespaces)
+            if outside is None:
+                role = _role(folder, by_name=by_name)
+                if not any(fnmatch.fnmatchcase(folder.name, glob) for glob in self._include):
+                    continue
+            else:
+                # Another user's or a shared folder: read only when ``folders`` names it, and
+                # never as Sent, so nothing in it makes an address "mine" (RFC 2342 §5).
+                if not any(_names_namespace(glob, outside) and fnmatch.fnmatchcase(
+                        folder.name, glob) for glob in self._named):
+                    continue
+                role = _role(folder, by_name=True)
+                if role not in NEVER_COUNTED_ROLES:
+                    role = Role.OTHER
+            if role in NEVER_COUNTED_ROLES:
                 continue
             chosen.append(ImapFolder(folder.name, role))
         chosen.sort(key=lambda folder: (folder.role is not Role.SENT, folder.name))
@@ -543,14 +571,46 @@ def _halves(uids: list[int]) -> list[list[int]]:
     return [part for part in (uids[:middle], uids[middle:]) if part]
 
 
-def _role(folder: FolderInfo) -> Role:
-    """Role from RFC 6154 attributes; INBOX by name (RFC 3501 §5.1); else the usual names."""
+def _role(folder: FolderInfo, *, by_name: bool) -> Role:
+    """Role from RFC 6154 attributes; INBOX by name (RFC 3501 §5.1); else, with ``by_name``,
+    the usual names, split on the delimiter LIST gave for this folder (``INBOX.Sent``)."""
     for attribute, role in _SPECIAL_USE.items():
         if attribute in folder.attributes:
             return role
     if folder.name.upper() == "INBOX":
         return Role.INBOX
-    return role_for_folder_name(folder.name)
+    return role_for_folder_name(folder.name, folder.delimiter) if by_name else Role.OTHER
+
+
+def _names_namespace(glob: str, prefix: str) -> bool:
+    """True when ``glob`` spells out a folder of the namespace ``prefix``: its text before the
+    first wildcard is not empty and starts with the prefix (``Other Users/alice/*`` does,
+    ``*`` never does, so ``folders = ["*"]`` still reads only my own folders)."""
+    literal = re.split(r"[*?\[]", glob, maxsplit=1)[0]
+    return bool(literal) and literal.startswith(prefix)
+
+
+def _outside_prefix(name: str, namespaces: Namespaces | None) -> str | None:
+    """Return None when ``name`` is in my personal namespace, else the prefix of the other
+    users' or shared namespace it is in (RFC 2342).
+
+    The longest matching prefix decides (Cyrus's standard mode has personal ``INBOX.``, other
+    users ``user.`` and shared ``""``); INBOX is always mine (RFC 3501 §5.1), as is a namespace's
+    own root (``INBOX`` for the prefix ``INBOX.``). Without NAMESPACE the whole tree is
+    personal, and so is a name in no namespace at all: another user's folders always carry
+    their namespace's prefix, a server's quirk more likely leaves it off my own.
+    """
+    if namespaces is None or name.upper() == "INBOX":
+        return None
+    best: tuple[int, bool, str] | None = None
+    for personal, entries in ((True, namespaces.personal), (False, namespaces.other_users),
+                              (False, namespaces.shared)):
+        for prefix, delimiter in entries:
+            root = prefix[: -len(delimiter)] if delimiter and prefix.endswith(delimiter) else ""
+            if (name.startswith(prefix) or (root and name == root)) and (
+                    best is None or len(prefix) > best[0]):
+                best = (len(prefix), personal, prefix)
+    return None if best is None or best[1] else best[2]
 
 
 def _gmail_role(labels: tuple[str, ...], default: Role) -> Role:

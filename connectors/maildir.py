@@ -34,11 +34,17 @@ import os
 import time
 from collections.abc import Container, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors._mail import PageBuilder, parse_or_skip, read_header_bytes, role_for_folder_name
+from connectors._mail import (
+    PageBuilder,
+    is_plausible_time,
+    parse_or_skip,
+    read_header_bytes,
+    role_for_folder_name,
+)
 from syncd.errors import SourceEmpty, SourceError
 from syncd.model import Message, Page, Role, Skip
 
@@ -49,7 +55,6 @@ _CURSOR_VERSION = 1
 _SETTLE_NS = 2_000_000_000
 _PAGE_SIZE = 500
 _MAX_DEPTH = 32
-_EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +118,7 @@ def _delivery_time(file_name: str) -> datetime | None:
         moment = datetime.fromtimestamp(int(file_name[:digits]), UTC)
     except (OverflowError, OSError, ValueError):
         return None
-    if moment < _EARLIEST or moment > datetime.now(UTC) + timedelta(days=2):
-        return None
-    return moment
+    return moment if is_plausible_time(moment) else None
 
 
 def _is_maildir(path: str) -> bool:

@@ -30,6 +30,9 @@ from syncd.ties import DEFAULT_CADENCE, Tie, due_ties, evaluate
 
 log = logging.getLogger(__name__)
 
+#: Candidates scored beyond the number asked for, before ranking (see App._strongest).
+_RANKING_MARGIN = 20
+
 Clock = Callable[[], datetime]
 
 #: The settings key holding how many lines of the choices journal the database has applied.
@@ -88,8 +91,16 @@ class App:
         self.store.close()
 
     def apply_config(self) -> None:
-        """Write the config's own addresses, people and ignore rules into the store."""
+        """Write the config's own addresses, people and ignore rules into the store.
+
+        Mail already stored that names an address newly added to ``[me]`` is decided again
+        (``Engine.revisit``), as if the address had been mine all along.
+        """
+        known = self.store.my_addresses()
         self.store.set_configured_addresses(self.config.me)
+        added = set(self.config.me) - known
+        if added:
+            Engine(self.store, self.rules(), self.clock).revisit(added)
         self.store.sync_configured_people([
             (person.name, person.addresses, person.tier,
              person.every.total_seconds() / 86400 if person.every else None)
@@ -491,13 +502,19 @@ class App:
 
     def _strongest(self, *, dormant: bool, limit: int,
                    needs_rhythm: bool = False) -> list[Suggestion]:
-        """Return the ``limit`` strongest suggestions of one group, paging past excluded ones."""
+        """Return the ``limit`` strongest suggestions of one group, paging past excluded ones.
+
+        The store orders by the score stored at the last sync; the policy scores again at
+        ``now`` (recency moves), so a margin of candidates is scored before ranking: asking
+        for 5 or for 10 then gives the same first five.
+        """
         now = self.clock()
         patterns = AddressPatterns([*self.config.rules.ignore, *self.store.ignore_patterns()])
         mine = self.store.my_addresses()
         result: list[Suggestion] = []
         offset = 0
-        while len(result) < limit:
+        wanted = limit + _RANKING_MARGIN
+        while len(result) < wanted:
             page = self.store.strongest_untracked(now, dormant=dormant, limit=limit + 20,
                                                   offset=offset, needs_rhythm=needs_rhythm)
             if not page:
@@ -515,9 +532,8 @@ class App:
                 if scored is None or scored.group != (RECONNECT if dormant else TRACK):
                     continue  # the store's SQL mirrors the policy; the policy has the last word
                 result.append(Suggestion(evaluate(person, self.config.tiers, now), scored))
-        # The whole page is scored before the cut: ties whose rounded scores are equal at the
-        # limit are then ordered by id whatever the limit (the store orders by the unrounded
-        # key, whose last digits depend on the order SQLite summed a history in).
+                if len(result) == wanted:
+                    break
         result.sort(key=lambda item: (-item.strength.score, item.tie.person.id))
         return result[:limit]
 

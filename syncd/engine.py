@@ -13,7 +13,7 @@ import gc
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Container, Iterator
+from collections.abc import Callable, Container, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -21,8 +21,9 @@ from typing import NamedTuple
 from connectors.base import Connector
 from syncd import prefetch
 from syncd.errors import AuthError, CursorExpired, SourceEmpty, SourceError
+from syncd.message_codec import decode_message, encode_message
 from syncd.model import Decision, Meeting, Message, Page, Record
-from syncd.rules import Rules, classify_meeting, classify_message
+from syncd.rules import MINE_INDEPENDENT_RULES, Rules, classify_meeting, classify_message
 from syncd.store import Store
 from syncd.strength import lasting_score
 from syncd.ties import MIN_CONTACT_DAYS, infer_rhythm
@@ -249,14 +250,53 @@ class Engine:
             self._commit(name, pending, report)
 
     def _commit(self, name: str, pages: list[_Classified], report: SyncReport) -> None:
-        """Store classified pages in order, in one transaction."""
+        """Store classified pages in order, in one transaction; then revisit what the
+        addresses of mine they taught change (:meth:`revisit`)."""
         if not pages:
             return
+        learned_here: set[str] = set()
         with self.store.batch():
             for page, decisions, learned in pages:
                 report.new_contacts += self.store.apply(name, decisions, page.skipped,
                                                         page.cursor, learned,
                                                         removals=page.removals)
+                self.store.keep_revisitable(name, [
+                    (record.source_id, encode_message(record))
+                    for record, (_, decision) in zip(page.records, decisions, strict=True)
+                    if isinstance(record, Message)
+                    and decision.rule not in MINE_INDEPENDENT_RULES])
+                learned_here |= learned
+        if learned_here:
+            self.revisit(learned_here)
+
+    def revisit(self, addresses: Iterable[str]) -> int:
+        """Decide again every kept message that involved one of ``addresses``, now mine.
+
+        A page is classified with the addresses of mine known when it is read; mail to an
+        alias read before the first mail sent from it (Gmail reads one folder in UID order), or
+        an address added to ``[me]`` later, would otherwise leave those decisions as they were.
+        Revisiting makes what counts independent of the order mail is read in. Return the
+        number of interactions whose contacts changed.
+        """
+        kept = self.store.revisitable(addresses)
+        if not kept:
+            return 0
+        mine = self.store.my_addresses()
+        decisions: dict[int, list[Decision]] = {}
+        for interaction_id, texts in kept.items():
+            for text in texts:
+                try:
+                    message = decode_message(text)
+                except (ValueError, KeyError, TypeError):
+                    continue  # unreadable: the decision made at the time stands
+                decisions.setdefault(interaction_id, []).append(
+                    classify_message(message, mine.__contains__, self.rules))
+        changed = self.store.redecide(decisions)
+        if changed:
+            self.refresh_rhythms()
+        log.info("revisited %d messages involving %d newly known addresses of mine: %d changed",
+                 sum(len(texts) for texts in kept.values()), len(set(addresses)), changed)
+        return changed
 
     def classify(self, record: Record, mine: Callable[[str], bool],
                  now: datetime | None = None) -> Decision:

@@ -213,6 +213,14 @@ def classify_message(message: Message, mine: Callable[[str], bool], rules: Rules
     return verdict(True, "outgoing" if outgoing else "incoming", reason, allowed)
 
 
+#: Rules of :func:`classify_message` whose "not counted" no change to my addresses can undo:
+#: they look only at the folder, the date and headers, and a message they stop stays stopped
+#: (at most it becomes "self" or "no_sender", which do not count either). Every other message
+#: decision depends on which addresses are mine, so it is kept for ``Engine.revisit``.
+MINE_INDEPENDENT_RULES = frozenset({"no_date", "folder", "report", "auto", "list", "bulk",
+                                    "automated_sender"})
+
+
 def _list_id_address(message: Message, always: AddressPatterns) -> bool:
     # List-Id (RFC 2919) looks like "Family <family.lists.example>"; users write the list's
     # posting address, so also try the id with its first dot turned into "@".

@@ -16,6 +16,8 @@ newcomer can find by name:
 - :mod:`~syncd.store.suggestions`: untracked ties ranked by strength, auto_track;
 - :mod:`~syncd.store.exports`: everyone ``syncd export`` writes, with the user's choices;
 - :mod:`~syncd.store.alerts`: the alert log;
+- :mod:`~syncd.store.revisit`: messages kept to be decided again when an address of mine is
+  learned later;
 - :mod:`~syncd.store.activity`: contact per person and month (the strip, the report).
 """
 
@@ -27,6 +29,7 @@ from syncd.store.alerts import AlertsMixin
 from syncd.store.cursors import CursorsMixin, SourceRow
 from syncd.store.exports import Choices, ExportsMixin
 from syncd.store.queries import TimelineEntry
+from syncd.store.revisit import RevisitMixin
 from syncd.store.schema import DATABASE_NAME, SCHEMA_VERSION, StoreBase, from_epoch, to_epoch
 from syncd.store.settings import SettingsMixin
 from syncd.store.suggestions import SuggestionsMixin
@@ -38,5 +41,5 @@ __all__ = ["DATABASE_NAME", "SCHEMA_VERSION", "Choices", "PersonRow", "SourceRow
 
 
 class Store(WriterMixin, TrackingMixin, CursorsMixin, SettingsMixin, ExportsMixin,
-            SuggestionsMixin, AlertsMixin, ActivityMixin):
+            SuggestionsMixin, AlertsMixin, RevisitMixin, ActivityMixin):
     """The SQLite state database. Not thread-safe: one Store per thread."""

@@ -91,7 +91,7 @@ _MIGRATIONS: tuple[str, ...] = (
         counts INTEGER NOT NULL,
         PRIMARY KEY (interaction_id, person_id)
     ) WITHOUT ROWID;
-    CREATE INDEX contacts_person ON contacts(person_id, at);  -- widened by migration 5
+    CREATE INDEX contacts_person ON contacts(person_id, at);  -- widened by migration 6
     CREATE TABLE person_stats (
         person_id INTEGER PRIMARY KEY,
         last_outgoing INTEGER,
@@ -183,7 +183,20 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE people ADD COLUMN never_auto INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE people ADD COLUMN track_reason TEXT;
     """,
-    # 5: the per-person contacts index also covers counts and direction, so a person's
+    # 5: the messages whose decision depends on which addresses are mine (syncd.message_codec
+    # JSON), so a decision is made again when an address of mine is learned later: what counts
+    # then never depends on the order mail was read in (syncd.store.revisit, Engine.revisit).
+    """
+    CREATE TABLE revisitable (
+        source TEXT NOT NULL,
+        source_id TEXT NOT NULL,
+        interaction_id INTEGER NOT NULL,
+        record TEXT NOT NULL,
+        PRIMARY KEY (source, source_id)
+    );
+    CREATE INDEX revisitable_interaction ON revisitable(interaction_id);
+    """,
+    # 6: the per-person contacts index also covers counts and direction, so a person's
     # contacts by month (the contact strip, the report's heat map: Store.monthly_activity)
     # and their contact times (rhythms) are read from the index alone, never the table:
     # 4x faster for 500 people at 2,000,000 contacts (bench/report_bench.py).

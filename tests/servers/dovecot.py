@@ -295,6 +295,83 @@ tls = "none"
                 os.chown(os.path.join(directory, name), entry.pw_uid, entry.pw_gid)
 
 
+#: Folder layouts :func:`running_dovecot` can show: ``default`` (``Sent``, ``Junk`` ... marked
+#: with RFC 6154 attributes, "/" separator), ``inbox-prefix`` (Courier's and Debian Cyrus's
+#: layout: ``INBOX.Sent`` with "." and no attribute at all) and ``gmail`` (``[Gmail]/All Mail``
+#: as ``\\All``, ``[Gmail]/Sent Mail``, ``[Gmail]/Drafts``, ``[Gmail]/Spam``, ``[Gmail]/Trash``).
+LAYOUTS = ("default", "inbox-prefix", "gmail")
+
+_NAMESPACES = {
+    "default": """\
+namespace inbox {
+  inbox = yes
+  separator = /
+  mailbox Sent {
+    special_use = \\Sent
+    auto = create
+  }
+  mailbox Junk {
+    special_use = \\Junk
+    auto = create
+  }
+  mailbox Trash {
+    special_use = \\Trash
+    auto = create
+  }
+  mailbox Drafts {
+    special_use = \\Drafts
+    auto = create
+  }
+}
+""",
+    "inbox-prefix": """\
+namespace inbox {
+  inbox = yes
+  prefix = INBOX.
+  separator = .
+  mailbox Sent {
+    auto = create
+  }
+  mailbox Junk {
+    auto = create
+  }
+  mailbox Trash {
+    auto = create
+  }
+  mailbox Drafts {
+    auto = create
+  }
+}
+""",
+    "gmail": """\
+namespace inbox {
+  inbox = yes
+  separator = /
+  mailbox "[Gmail]/All Mail" {
+    special_use = \\All
+    auto = create
+  }
+  mailbox "[Gmail]/Sent Mail" {
+    special_use = \\Sent
+    auto = create
+  }
+  mailbox "[Gmail]/Drafts" {
+    special_use = \\Drafts
+    auto = create
+  }
+  mailbox "[Gmail]/Spam" {
+    special_use = \\Junk
+    auto = create
+  }
+  mailbox "[Gmail]/Trash" {
+    special_use = \\Trash
+    auto = create
+  }
+}
+""",
+}
+
+
 def _oauth2_text(root: Path, introspection_url: str, mechanisms: tuple[str, ...]) -> str:
     """The passdb that asks an RFC 7662 introspection endpoint about every token (recipe:
     "Dovecot with OAuth 2.0"); passwords keep the static passdb."""
@@ -317,7 +394,8 @@ passdb {{
 
 def _config_text(root: Path, port: int, certificates: Certificates | None,
                  mail_format: str = "maildir", introspection_url: str | None = None,
-                 oauth_mechanisms: tuple[str, ...] = ("xoauth2", "oauthbearer")) -> str:
+                 oauth_mechanisms: tuple[str, ...] = ("xoauth2", "oauthbearer"),
+                 layout: str = "default") -> str:
     if os.geteuid() == 0:
         internal, login, mail_user = "dovecot", "dovenull", "dovecot"
     else:  # unprivileged: everything runs as the current user
@@ -370,45 +448,28 @@ service anvil {{
     mode = 0
   }}
 }}
-namespace inbox {{
-  inbox = yes
-  separator = /
-  mailbox Sent {{
-    special_use = \\Sent
-    auto = create
-  }}
-  mailbox Junk {{
-    special_use = \\Junk
-    auto = create
-  }}
-  mailbox Trash {{
-    special_use = \\Trash
-    auto = create
-  }}
-  mailbox Drafts {{
-    special_use = \\Drafts
-    auto = create
-  }}
-}}
-"""
+{_NAMESPACES[layout]}"""
 
 
 @contextlib.contextmanager
 def running_dovecot(*, tls: bool, mail_format: str = "maildir",
                     introspection_url: str | None = None,
                     oauth_mechanisms: tuple[str, ...] = ("xoauth2", "oauthbearer"),
-                    ) -> Iterator[Dovecot]:
+                    layout: str = "default") -> Iterator[Dovecot]:
     """Start a Dovecot in a fresh world-traversable temporary directory; stop and remove it.
 
     ``mail_format`` (one of :data:`MAIL_FORMATS`) is how it stores every user's mail; the
     default Maildir is what the tests use and write into directly. With
     ``introspection_url`` it also accepts OAuth 2.0 access tokens (``oauth_mechanisms``,
-    SASL XOAUTH2 / OAUTHBEARER), asking that RFC 7662 endpoint about each one.
+    SASL XOAUTH2 / OAUTHBEARER), asking that RFC 7662 endpoint about each one. ``layout``
+    (one of :data:`LAYOUTS`) is the folder layout every user sees.
     """
     if mail_format not in MAIL_FORMATS:
         raise ValueError(f"mail_format must be one of {MAIL_FORMATS}, not {mail_format!r}")
     if shutil.which("dovecot") is None:
         pytest.skip("dovecot is not installed (Debian: dovecot-imapd; scripts/test installs it)")
+    if layout not in LAYOUTS:
+        raise ValueError(f"layout must be one of {LAYOUTS}, not {layout!r}")
     # Short, under /tmp whatever TMPDIR is: Dovecot's AF_UNIX sockets live below it (≤ 107 bytes).
     root = short_directory("syncd-dovecot-")
     try:
@@ -419,7 +480,7 @@ def running_dovecot(*, tls: bool, mail_format: str = "maildir",
         server = Dovecot(root, free_port(), certificates, mail_format)
         server.chown_mail(root / "mail")
         server.config.write_text(_config_text(root, server.port, certificates, mail_format,
-                                              introspection_url, oauth_mechanisms))
+                                              introspection_url, oauth_mechanisms, layout))
         server.start()
         try:
             yield server

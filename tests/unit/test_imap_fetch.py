@@ -46,10 +46,32 @@ def test_a_header_sent_as_an_empty_string_gives_an_empty_block():
     assert fetched[20].header == b""
 
 
-def test_gmail_labels_are_read():
-    _, _, fetched = answer(b'* 1 FETCH (UID 3 X-GM-LABELS (\\Sent "\\\\Important") '
-                           b"BODY[HEADER.FIELDS (FROM)] {23}\r\n" + HEADER + b")\r\nA7 OK\r\n")
-    assert "\\Sent" in fetched[3].labels
+def labels_of(items: bytes) -> tuple[str, ...]:
+    """The labels read from one FETCH response whose other items are ``items``."""
+    _, _, fetched = answer(b"* 1 FETCH (UID 3 " + items + b" BODY[HEADER.FIELDS (FROM)] {23}"
+                           b"\r\n" + HEADER + b")\r\nA7 OK\r\n")
+    return fetched[3].labels
+
+
+def test_gmail_system_labels_read_the_same_as_atoms_and_as_quoted_strings_with_escapes():
+    # Google's documentation shows atoms; Gmail sends quoted strings with the backslash
+    # escaped (node-imap#187, MailKit#195): both are the label \Sent (RFC 3501 §9).
+    assert labels_of(b'X-GM-LABELS (\\Inbox \\Sent Family)') == ("\\Inbox", "\\Sent", "Family")
+    assert labels_of(b'X-GM-LABELS ("\\\\Inbox" "\\\\Sent" Family)') == (
+        "\\Inbox", "\\Sent", "Family")
+
+
+def test_gmail_labels_with_spaces_parentheses_quotes_and_literals_are_whole_labels():
+    assert labels_of(b'X-GM-LABELS ("Receipts 2024" "a (b)" "say \\"hi\\"" \\Draft)') == (
+        "Receipts 2024", "a (b)", 'say "hi"', "\\Draft")
+    assert labels_of(b"X-GM-LABELS ({12}\r\nTrips (2024) \\Sent)") == ("Trips (2024)", "\\Sent")
+    assert labels_of(b"X-GM-LABELS ()") == ()
+
+
+def test_gmail_labels_after_the_header_literal_are_read_too():
+    _, _, fetched = answer(b"* 1 FETCH (UID 3 BODY[HEADER.FIELDS (FROM)] {23}\r\n" + HEADER
+                           + b' X-GM-LABELS ("\\\\Sent" "x)y"))\r\nA7 OK\r\n')
+    assert fetched[3].labels == ("\\Sent", "x)y") and fetched[3].header == HEADER
 
 
 def test_a_refusal_is_returned_with_its_text():

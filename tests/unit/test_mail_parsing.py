@@ -11,9 +11,11 @@ from hypothesis import strategies as st
 
 from connectors._mail import (
     FETCH_HEADERS,
+    NO_PLAUSIBLE_DATE,
     RULE_HEADERS,
     PageBuilder,
     Unreadable,
+    parse_date,
     parse_header_block,
     parse_or_skip,
     read_header_bytes,
@@ -235,10 +237,52 @@ def test_a_date_more_than_two_days_after_receipt_is_implausible() -> None:
 
 
 def test_without_a_receive_time_the_future_check_uses_now() -> None:
-    raw = with_header(b"Date: Tue, 5 Mar 2024 12:00:00 +0000")
-    assert parse(raw, received=None, now=RECEIVED).date is None
+    value = "Tue, 5 Mar 2024 12:00:00 +0000"
+    assert parse_date(value, received=None, now=RECEIVED) is None
     later = datetime(2024, 3, 5, 0, 0, tzinfo=UTC)
-    assert parse(raw, received=None, now=later).date is not None
+    assert parse_date(value, received=None, now=later) is not None
+
+
+# PROTOCOL-NOTES rule 11: a time more than two days after now is never used, whatever the
+# delivery time says; one before 1990 neither. Then the other time is used, else no time at all.
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+FUTURE = datetime(2044, 1, 4, 9, 0, tzinfo=UTC)
+ANCIENT = datetime(1979, 12, 31, 23, 0, tzinfo=UTC)
+
+
+def test_a_date_from_the_future_is_not_used_even_when_the_delivery_time_agrees() -> None:
+    raw = with_header(b"Date: Mon, 4 Jan 2044 09:00:00 +0000")
+    with pytest.raises(Unreadable, match="no plausible date"):
+        parse(raw, received=FUTURE, now=NOW)
+
+
+def test_a_date_from_the_future_falls_back_to_a_plausible_delivery_time() -> None:
+    message = parse(with_header(b"Date: Mon, 4 Jan 2044 09:00:00 +0000"), now=NOW)
+    assert message.date is None and message.received == RECEIVED
+
+
+def test_a_plausible_date_is_used_when_the_delivery_time_is_from_the_future() -> None:
+    message = parse(with_header(b"Date: Fri, 1 Mar 2024 10:00:00 +0000"), received=FUTURE,
+                    now=NOW)
+    assert message.date == datetime(2024, 3, 1, 10, 0, tzinfo=UTC) and message.received is None
+
+
+@pytest.mark.parametrize("date", [b"Mon, 31 Dec 1979 23:00:00 +0000", None])
+def test_a_message_from_before_1990_is_skipped_with_no_plausible_date(date: bytes | None) -> None:
+    raw = with_header(b"Date: " + date) if date else block([b"From: a@example.org"])
+    skip = parse_or_skip(raw, source_id="INBOX/7", folder_role=Role.INBOX, received=ANCIENT,
+                         now=NOW)
+    assert skip == Skip("INBOX/7", NO_PLAUSIBLE_DATE)
+
+
+def test_the_accepted_range_is_1990_to_two_days_from_now() -> None:
+    earliest = datetime(1990, 1, 1, tzinfo=UTC)
+    assert parse(with_header(b"Date: Mon, 1 Jan 1990 00:00:00 +0000"), received=None,
+                 now=NOW).date == earliest
+    assert parse(with_header(b"Date: Wed, 3 Jun 2026 00:00:00 +0000"), received=None,
+                 now=NOW).date is not None
+    with pytest.raises(Unreadable):
+        parse(with_header(b"Date: Wed, 3 Jun 2026 00:00:01 +0000"), received=None, now=NOW)
 
 
 def test_the_receive_time_is_passed_through() -> None:
@@ -418,6 +462,26 @@ def test_read_header_bytes_respects_its_limit(tmp_path) -> None:
 )
 def test_folder_roles_come_from_the_last_name_component(name: str, role: Role) -> None:
     assert role_for_folder_name(name) is role
+
+
+@pytest.mark.parametrize(
+    ("name", "delimiter", "role"),
+    [
+        # What Debian's Cyrus, Courier and Dovecot with prefix = INBOX. list (RFC 3501 §6.3.8).
+        ("INBOX.Sent", ".", Role.SENT),
+        ("INBOX.Junk", ".", Role.JUNK),
+        ("INBOX.Trash", ".", Role.TRASH),
+        ("INBOX.Drafts", ".", Role.DRAFTS),
+        ("INBOX.Sent.2023", ".", Role.OTHER),
+        ("INBOX.Sent", "/", Role.OTHER),  # "/" is the delimiter: one folder named so
+        ("Sent.old", "/", Role.OTHER),
+        ("Archive:Sent", ":", Role.SENT),
+        ("Sent", None, Role.SENT),  # a flat namespace (NIL delimiter)
+    ],
+)
+def test_folder_roles_split_names_on_the_delimiter_the_server_lists(
+        name: str, delimiter: str | None, role: Role) -> None:
+    assert role_for_folder_name(name, delimiter) is role
 
 
 @pytest.mark.parametrize(

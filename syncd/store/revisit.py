@@ -1,0 +1,96 @@
+"""Revisiting decisions when an address of mine is learned later.
+
+The messages whose decision depends on which addresses are mine are kept (``revisitable``,
+:mod:`syncd.message_codec` JSON) so that ``Engine.revisit`` can decide them again once an address
+of mine is learned: mail to an alias read before mail sent from it, another source's Sent, an
+address added to ``[me]``. What counts then never depends on the order mail was read in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from contextlib import nullcontext
+
+from syncd.model import Decision
+from syncd.store.identity import IdentityMixin
+from syncd.store.schema import to_epoch
+
+#: Addresses per ``IN (...)`` lookup: well under SQLite's 999 variables of old builds.
+_LOOKUP_CHUNK = 500
+
+
+class RevisitMixin(IdentityMixin):
+    """Kept messages, found by an address, and their decisions replaced."""
+
+    def keep_revisitable(self, source: str, records: Sequence[tuple[str, str]]) -> None:
+        """Keep ``(source id, encoded message)`` pairs of messages already applied, for
+        :meth:`revisitable`; a source id kept before is replaced."""
+        if records:
+            with nullcontext(self._db) if self._batched else self.transaction() as db:
+                db.executemany(
+                    "INSERT OR REPLACE INTO revisitable SELECT source, source_id, "
+                    "interaction_id, ? FROM observations WHERE source = ? AND source_id = ?",
+                    [(text, source, source_id) for source_id, text in records])
+
+    def revisitable(self, addresses: Iterable[str]) -> dict[int, list[str]]:
+        """Return, per interaction that involved one of ``addresses`` as someone else (a
+        contact row of the person holding it), the encoded messages kept for it."""
+        found: dict[int, list[str]] = {}
+        wanted = sorted(set(addresses))
+        for offset in range(0, len(wanted), _LOOKUP_CHUNK):
+            chunk = wanted[offset:offset + _LOOKUP_CHUNK]
+            for interaction_id, _source, _source_id, record in self._db.execute(
+                    "SELECT DISTINCT r.interaction_id, r.source, r.source_id, r.record "
+                    "FROM addresses a JOIN contacts c ON c.person_id = a.person_id "
+                    "JOIN revisitable r ON r.interaction_id = c.interaction_id "
+                    f"WHERE a.address IN ({','.join('?' * len(chunk))})", chunk).fetchall():
+                found.setdefault(interaction_id, []).append(record)
+        return found
+
+    def redecide(self, decisions: Mapping[int, Sequence[Decision]]) -> int:
+        """Replace what each interaction's copies were decided with ``decisions`` (one per
+        kept copy, in any order), in one transaction; return the interactions changed.
+
+        The interaction takes the first counting decision (else the first one); its contacts
+        are rewritten as :meth:`apply` would have written them for these decisions, and the
+        stats of everyone who was or now is in them are rebuilt.
+        """
+        touched: set[int] = set()
+        changed = 0
+        with self.transaction() as db:
+            for interaction_id, found in decisions.items():
+                if not found:
+                    continue
+                chosen = next((decision for decision in found if decision.counts), found[0])
+                #: person id -> (at, direction, counts, participants), as apply writes them
+                contacts: dict[int, tuple[int | None, str | None, int, int]] = {}
+                for decision in found:
+                    counted = {address.email for address in decision.counted}
+                    for address in decision.participants:
+                        person_id = self.person_for_address(address)
+                        counts = int(address.email in counted)
+                        if person_id not in contacts or counts > contacts[person_id][2]:
+                            contacts[person_id] = (
+                                to_epoch(decision.at),
+                                decision.direction.value if decision.direction else None, counts,
+                                len(decision.participants))
+                before = db.execute(
+                    "SELECT person_id, at, direction, counts, participants FROM contacts WHERE "
+                    "interaction_id = ?", (interaction_id,)).fetchall()
+                if {row[0]: tuple(row[1:]) for row in before} == contacts:
+                    continue
+                changed += 1
+                touched.update(row[0] for row in before)
+                touched.update(contacts)
+                db.execute("DELETE FROM contacts WHERE interaction_id = ?", (interaction_id,))
+                db.executemany("INSERT INTO contacts(interaction_id, person_id, at, direction, "
+                               "counts, participants) VALUES (?, ?, ?, ?, ?, ?)",
+                               [(interaction_id, person_id, *values)
+                                for person_id, values in contacts.items()])
+                db.execute(
+                    "UPDATE interactions SET at = ?, direction = ?, counts = ?, rule = ?, "
+                    "reason = ? WHERE id = ?",
+                    (to_epoch(chosen.at), chosen.direction.value if chosen.direction else None,
+                     int(chosen.counts), chosen.rule, chosen.reason, interaction_id))
+            self.rebuild_stats(touched)
+        return changed
