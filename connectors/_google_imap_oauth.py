@@ -31,7 +31,6 @@ import time
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from syncd.errors import AuthError, CredentialError, SourceError
@@ -57,22 +56,15 @@ class Client:
 
 
 def read_client(path: str) -> Client:
-    """Read the user's OAuth client file; raise :class:`CredentialError` with the fix."""
-    how = ("create a \"Desktop app\" OAuth client in the Google Cloud console (APIs & "
-           "Services > Credentials) and download its JSON")
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CredentialError(f"no OAuth client file at {path}; {how}") from None
-    except (OSError, ValueError) as error:
-        raise CredentialError(f"cannot read the OAuth client file {path} "
-                              f"({type(error).__name__}); {how}") from None
-    section = (data.get("installed") or data.get("web")) if isinstance(data, dict) else None
-    keys = ("client_id", "client_secret", "auth_uri", "token_uri")
-    if not isinstance(section, dict) or not all(isinstance(section.get(k), str) for k in keys):
-        raise CredentialError(f"{path} is not an OAuth client file (it needs an \"installed\" "
-                              f"section with {', '.join(keys)}); {how}")
-    return Client(*(str(section[key]) for key in keys))
+    """Read the user's OAuth client file; raise :class:`CredentialError` with the fix.
+
+    The file is the same one the Google API sources read, so the reading is theirs.
+    """
+    from connectors._google import read_client_secrets
+
+    secrets_file = read_client_secrets(path)
+    return Client(secrets_file.client_id, secrets_file.client_secret, secrets_file.auth_uri,
+                  secrets_file.token_uri)
 
 
 class GoogleImapTokens:
