@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connectors._calendar import _library_occurrences, occurrences, window
+from connectors.calendars._calendar import _library_occurrences, occurrences, window
 from syncd.rules import Rules, classify_meeting
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
@@ -91,7 +91,7 @@ def bench_poll() -> None:
     except ImportError:
         print("radicale not installed: poll benchmark skipped")
         return
-    from connectors.caldav_source import CaldavConnector
+    from connectors.calendars.caldav import CaldavConnector
 
     with tempfile.TemporaryDirectory() as temp:
         root = Path(temp)

@@ -29,8 +29,8 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from connectors._google import GMAIL_SCOPE, GoogleSession  # noqa: E402
-from connectors.gmail import METADATA_HEADERS, GmailConnector  # noqa: E402
+from connectors.google._auth import GMAIL_SCOPE, GoogleSession  # noqa: E402
+from connectors.google.gmail import METADATA_HEADERS, GmailConnector  # noqa: E402
 from syncd.engine import Engine  # noqa: E402
 from syncd.rules import Rules  # noqa: E402
 from syncd.store import Store  # noqa: E402

@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from servers.dovecot import MAIL_FORMATS, running_dovecot  # noqa: E402
 
-from connectors._imap_fetch import fetch_items  # noqa: E402
-from connectors._mail import FETCH_HEADERS  # noqa: E402
+from connectors.mail._imap_fetch import fetch_items  # noqa: E402
+from connectors.mail._mail import FETCH_HEADERS  # noqa: E402
 
 FOLDERS = 50  # INBOX, Sent and 48 others
 #: Mailbox shapes: "folders" (50 folders, ~95% in INBOX, 5% Sent, ~3,000 correspondents who

@@ -23,8 +23,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from servers.dovecot import PASSWORD, running_dovecot  # noqa: E402
 from servers.oauth import running_identity  # noqa: E402
 
-from connectors._imap_oauth import CommandTokens  # noqa: E402
-from connectors._imap_session import Connection, OAuthLogin, PasswordLogin, Settings  # noqa: E402
+from connectors.mail._imap_oauth import CommandTokens  # noqa: E402
+from connectors.mail._imap_session import Connection, OAuthLogin, PasswordLogin, Settings  # noqa: E402
 
 
 class Fixed:

@@ -27,7 +27,7 @@ from email.parser import BytesHeaderParser
 from email.utils import format_datetime, getaddresses, parsedate_to_datetime
 from pathlib import Path
 
-from connectors._mail import parse_header_block, read_header_bytes
+from connectors.mail._mail import parse_header_block, read_header_bytes
 from syncd.model import Role
 from syncd.rules import Rules, classify_message
 

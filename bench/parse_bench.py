@@ -1,4 +1,4 @@
-"""Header parsing speed: connectors._mail.parse_header_block against the stdlib parsers.
+"""Header parsing speed: connectors.mail._mail.parse_header_block against the stdlib parsers.
 
 Run: python bench/parse_bench.py [-n 20000] [--corpus] [--repeat 3]
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from connectors._mail import (
+from connectors.mail._mail import (
     RULE_HEADERS,
     Unreadable,
     parse_header_block,

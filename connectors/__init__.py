@@ -15,14 +15,14 @@ if TYPE_CHECKING:
 
 REGISTRY: MappingProxyType[str, str] = MappingProxyType(
     {
-        "maildir": "connectors.maildir:MaildirConnector",
-        "mbox": "connectors.mbox:MboxConnector",
-        "imap": "connectors.imap:ImapConnector",
-        "caldav": "connectors.caldav_source:CaldavConnector",
-        "ics": "connectors.ics:IcsConnector",
-        "gmail": "connectors.gmail:GmailConnector",
-        "google_calendar": "connectors.google_calendar:GoogleCalendarConnector",
-        "google_contacts": "connectors.google_contacts:GoogleContactsConnector",
+        "maildir": "connectors.mail.maildir:MaildirConnector",
+        "mbox": "connectors.mail.mbox:MboxConnector",
+        "imap": "connectors.mail.imap:ImapConnector",
+        "caldav": "connectors.calendars.caldav:CaldavConnector",
+        "ics": "connectors.calendars.ics:IcsConnector",
+        "gmail": "connectors.google.gmail:GmailConnector",
+        "google_calendar": "connectors.google.calendar:GoogleCalendarConnector",
+        "google_contacts": "connectors.google.contacts:GoogleContactsConnector",
     }
 )
 

@@ -237,7 +237,7 @@ _COMMON_SOURCE_OPTIONS: Mapping[str, Option] = {
     "enabled": Option(_boolean, True, "set to false to keep a source configured but not synced"),
 }
 
-#: Every Google source (Gmail, Calendar, Contacts) takes these (connectors/_google.py).
+#: Every Google source (Gmail, Calendar, Contacts) takes these (connectors/google/_auth.py).
 _GOOGLE_OPTIONS: Mapping[str, Option] = {
     "client_secrets": Option(_path, None, "the client_secret.json of your own \"Desktop app\" "
                              "OAuth client (see the README); syncd embeds none", required=True),

@@ -169,7 +169,8 @@ class IdleWatcher:
     """A daemon thread that waits in IMAP IDLE for one source and calls ``on_change`` on mail.
 
     ``connector`` is this thread's own (never used for syncs); it must have
-    ``wait_for_changes(timeout) -> bool`` and ``close()`` (:class:`connectors.imap.ImapConnector`).
+    ``wait_for_changes(timeout) -> bool`` and ``close()``
+    (:class:`connectors.mail.imap.ImapConnector`).
     Errors are logged and retried after ``backoff`` (first, cap) seconds, doubling; nothing it
     raises ends the thread except :meth:`stop`. When the server has no IDLE (the wait returns
     False at once), the thread ends and the source keeps its interval.

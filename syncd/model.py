@@ -67,7 +67,7 @@ class Message:
     cc: tuple[Address, ...] = ()
     bcc: tuple[Address, ...] = ()
     folder_role: Role = Role.OTHER
-    #: Only the classification headers, lower-case names (see connectors._mail.RULE_HEADERS).
+    #: Only the classification headers, lower-case names (see connectors.mail._mail.RULE_HEADERS).
     headers: Mapping[str, str] = field(default_factory=dict)
     #: Stable hash of the identifying headers, the dedupe key when Message-ID is missing
     #: (connectors may leave it empty when there is a Message-ID).

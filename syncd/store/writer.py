@@ -32,7 +32,8 @@ class WriterMixin(UpcomingMixin):
         upcoming rows it had (a meeting that started, or one I have since declined).
         ``removals`` delete *upcoming* rows only: a source id, or a prefix ending in ``|``
         (``calendar|UID|`` = every occurrence of one event, ``calendar|`` = a whole calendar,
-        see connectors._calendar); contacts already counted stay (a past meeting is proof).
+        see connectors.calendars._calendar); contacts already counted stay (a past meeting is
+        proof).
         Removals are applied before the page's decisions, so a changed event can be re-listed.
         """
         new_contacts = 0

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from servers.fake_google import FakeGoogle, RunningFake, serve
 
-from connectors._google import SCOPES, Backoff
+from connectors.google._auth import SCOPES, Backoff
 from syncd.token_store import TokenStore, token_name
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from servers.dovecot import Dovecot
 
-from connectors.imap import ImapConnector
+from connectors.mail.imap import ImapConnector
 
 _counter = itertools.count(1)
 

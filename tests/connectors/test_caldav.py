@@ -10,7 +10,7 @@ import pytest
 from calendar_helpers import calendar, vevent
 from servers.radicale import radicale, xandikos  # noqa: F401 - fixtures
 
-from connectors.caldav_source import CaldavConnector
+from connectors.calendars.caldav import CaldavConnector
 from syncd.engine import Engine
 from syncd.errors import AuthError
 from syncd.rules import Rules

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors._mail import Unreadable, parse_header_block, read_header_bytes
-from connectors.mbox import MboxConnector
+from connectors.mail._mail import Unreadable, parse_header_block, read_header_bytes
+from connectors.mail.mbox import MboxConnector
 from syncd.model import Message, Role
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"

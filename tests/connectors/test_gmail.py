@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from google_helpers import google_server, options, quick  # noqa: F401 - the "google" fixture
 
-from connectors.gmail import GmailConnector, estimate
+from connectors.google.gmail import GmailConnector, estimate
 from syncd.engine import Engine
 from syncd.errors import AuthError, CursorExpired, SourceError
 from syncd.model import Role

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from google_helpers import google_server, options, quick  # noqa: F401 - the "google" fixture
 
-from connectors.google_calendar import GoogleCalendarConnector
+from connectors.google.calendar import GoogleCalendarConnector
 from syncd.engine import Engine
 from syncd.errors import SourceError
 from syncd.rules import Rules

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from google_helpers import google_server, options, quick  # noqa: F401 - the "google" fixture
 
-from connectors.google_contacts import GoogleContactsConnector
+from connectors.google.contacts import GoogleContactsConnector
 from syncd.errors import AuthError
 from syncd.model import Address, Birthday, Card
 

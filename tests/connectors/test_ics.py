@@ -13,8 +13,8 @@ import pytest
 from calendar_helpers import calendar, vevent
 from conftest import CORPUS
 
-from connectors._calendar import CalendarUnreadable, occurrences
-from connectors.ics import IcsConnector
+from connectors.calendars._calendar import CalendarUnreadable, occurrences
+from connectors.calendars.ics import IcsConnector
 from syncd.engine import Engine
 from syncd.rules import Rules
 from syncd.store import Store

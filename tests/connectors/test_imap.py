@@ -12,8 +12,8 @@ from imap_helpers import connector, deliver, mail, pull_all
 from servers.dovecot import dovecot_plain  # noqa: F401 - a fixture
 from servers.proxy import cutting_proxy
 
-import connectors.imap as imap_source
-from connectors._imap_session import Connection
+import connectors.mail.imap as imap_source
+from connectors.mail._imap_session import Connection
 from syncd.engine import Engine
 from syncd.errors import AuthError, SourceEmpty, SourceError
 from syncd.model import Role

@@ -18,7 +18,7 @@ import pytest
 from imap_helpers import mail, pull_all
 from servers.cyrus import Cyrus, cyrus  # noqa: F401 - a fixture
 
-from connectors.imap import ImapConnector
+from connectors.mail.imap import ImapConnector
 from syncd.engine import Engine
 from syncd.errors import SourceEmpty
 from syncd.model import Role

@@ -12,7 +12,7 @@ from imap_helpers import connector, mail, pull_all
 from servers.dovecot import Dovecot, dovecot_plain, running_dovecot  # noqa: F401 - a fixture
 from servers.gmail import GmailProxy, gmail_proxy
 
-import connectors.imap as imap_source
+import connectors.mail.imap as imap_source
 from syncd.engine import Engine
 from syncd.model import Role
 from syncd.rules import Rules

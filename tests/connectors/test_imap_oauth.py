@@ -17,7 +17,7 @@ from servers.dovecot import running_dovecot
 from servers.oauth import CLIENT_ID, TENANT, running_identity
 from test_imap_security import run_cli
 
-from connectors.imap import ImapConnector
+from connectors.mail.imap import ImapConnector
 from syncd.errors import AuthError, SourceError
 from syncd.store import Store
 
@@ -333,8 +333,8 @@ def test_microsoft_device_code_sign_in_then_sync_refresh_and_revocation(
 
 def test_a_token_that_expires_mid_session_is_refreshed_when_reconnecting(
         dovecot_xoauth2, identity, tmp_path, trusted, debug_logs):
-    from connectors._imap_session import OAuthLogin, Session
-    from connectors._microsoft_oauth import MicrosoftTokens
+    from connectors.mail._imap_session import OAuthLogin, Session
+    from connectors.mail._microsoft_oauth import MicrosoftTokens
     from syncd.token_store import TokenStore
 
     server = dovecot_xoauth2

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.maildir import MaildirConnector, decode_modified_utf7
+from connectors.mail.maildir import MaildirConnector, decode_modified_utf7
 from syncd.errors import SourceError
 from syncd.model import Message, Page, Role
 

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import connectors.mbox as mbox_module
-from connectors.mbox import MboxConnector
+import connectors.mail.mbox as mbox_module
+from connectors.mail.mbox import MboxConnector
 from syncd.errors import SourceError
 from syncd.model import Message, Page, Role, Skip
 

@@ -1,4 +1,4 @@
-"""Plausible dates on every mail source (PROTOCOL-NOTES rule 11, connectors._mail).
+"""Plausible dates on every mail source (PROTOCOL-NOTES rule 11, connectors.mail._mail).
 
 A message's time is its Date header when that lies between 1990-01-01 and two days from now,
 else its delivery time (IMAP INTERNALDATE, a Maildir file name or mtime, an mbox From_ line or
@@ -21,9 +21,9 @@ from imap_helpers import mail as imap_mail
 from imap_helpers import pull_all as imap_pull_all
 from servers.dovecot import dovecot_plain  # noqa: F401 - a fixture
 
-from connectors._mail import NO_PLAUSIBLE_DATE
-from connectors.maildir import MaildirConnector
-from connectors.mbox import MboxConnector
+from connectors.mail._mail import NO_PLAUSIBLE_DATE
+from connectors.mail.maildir import MaildirConnector
+from connectors.mail.mbox import MboxConnector
 from syncd.engine import Engine
 from syncd.model import Message, Skip
 from syncd.rules import Rules

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from servers.fake_google import FakeGoogle, serve
 
-from connectors.gmail import GmailConnector
+from connectors.google.gmail import GmailConnector
 from tests.connectors.google_helpers import options, quick
 from tests.contract.base import ConnectorContract
 

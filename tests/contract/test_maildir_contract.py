@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.maildir import MaildirConnector
+from connectors.mail.maildir import MaildirConnector
 from tests.contract.base import ConnectorContract
 
 _names = itertools.count(1)

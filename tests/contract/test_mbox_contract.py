@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from connectors.mbox import MboxConnector
+from connectors.mail.mbox import MboxConnector
 from tests.contract.base import ConnectorContract
 
 

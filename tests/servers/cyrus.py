@@ -165,11 +165,11 @@ class Cyrus:
         finally:
             client.logout()
 
-    def connector(self, user: str, **options: object):  # -> connectors.imap.ImapConnector
+    def connector(self, user: str, **options: object):  # -> connectors.mail.imap.ImapConnector
         """The IMAP source of ``user`` (``options`` added to its ``[sources.work]``)."""
         from zoneinfo import ZoneInfo
 
-        from connectors.imap import ImapConnector
+        from connectors.mail.imap import ImapConnector
 
         source = ImapConnector("work", self.options(user, **options), ZoneInfo("UTC"))
         source.backoff = (0.05, 0.1, 0.2, 0.5, 1.0)

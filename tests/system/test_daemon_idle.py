@@ -142,7 +142,7 @@ def test_a_server_without_idle_ends_the_watcher_and_the_interval_remains():
 def test_stop_wakes_a_real_idle_at_once(dovecot_plain):  # noqa: F811
     from zoneinfo import ZoneInfo
 
-    from connectors.imap import ImapConnector
+    from connectors.mail.imap import ImapConnector
 
     user = dovecot_plain.new_user("idle")
     dovecot_plain.client(user).logout()

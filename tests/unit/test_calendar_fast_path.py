@@ -1,6 +1,6 @@
 """The fast reader and expander give exactly what icalendar + recurring-ical-events give.
 
-connectors._calendar reads plain events and series itself (for speed, issue 3) and hands
+connectors.calendars._calendar reads plain events and series itself (for speed, issue 3) and hands
 everything else to the libraries; these tests compare both paths on calendars made to hit the
 edges of the fast path (time zones, DST, UNTIL forms, EXDATE forms, all-day, floating, window
 edges, caps) and on the whole ics corpus.
@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import CORPUS
 
-import connectors._calendar as cal
-from connectors._calendar import CalendarUnreadable, occurrences
+import connectors.calendars._calendar as cal
+from connectors.calendars._calendar import CalendarUnreadable, occurrences
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from connectors._google import TokenBucket, is_transient, read_client_secrets
+from connectors.google._auth import TokenBucket, is_transient, read_client_secrets
 from syncd.errors import CredentialError
 
 

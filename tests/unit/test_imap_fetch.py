@@ -1,4 +1,4 @@
-"""Rules for reading a raw UID FETCH answer (connectors._imap_fetch), on the bytes a server
+"""Rules for reading a raw UID FETCH answer (connectors.mail._imap_fetch), on the bytes a server
 sends."""
 
 from __future__ import annotations
@@ -8,7 +8,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from connectors._imap_fetch import fetch_items, parse_internaldate, read_fetch_answer, uid_ranges
+from connectors.mail._imap_fetch import (
+    fetch_items,
+    parse_internaldate,
+    read_fetch_answer,
+    uid_ranges,
+)
 
 HEADER = b"From: a@example.org\r\n\r\n"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors._imap_session import Namespaces
-from connectors.imap import _names_namespace, _outside_prefix
+from connectors.mail._imap_session import Namespaces
+from connectors.mail.imap import _names_namespace, _outside_prefix
 
 #: What Cyrus answers to NAMESPACE in its two modes, and Dovecot with prefix = INBOX.
 CYRUS_STANDARD = Namespaces((("INBOX.", "."),), (("user.", "."),), (("", "."),))

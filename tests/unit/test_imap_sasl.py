@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from connectors._imap_session import SaslResponder, sasl_initial_response
+from connectors.mail._imap_session import SaslResponder, sasl_initial_response
 
 
 def test_xoauth2_matches_the_example_of_googles_protocol_page():

@@ -1,4 +1,4 @@
-"""Rules for the fast paths of connectors._mail: they give exactly what the general path gives."""
+"""Rules for the fast paths of the mail parser: they give exactly what the general path gives."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from email.utils import parsedate_tz
 
 import pytest
 
-from connectors._mail import _COMMON_DATE, parse_addresses, parse_date
+from connectors.mail._mail import _COMMON_DATE, parse_addresses, parse_date
 
 RECEIVED = datetime(2030, 1, 1, tzinfo=UTC)
 

@@ -1,4 +1,4 @@
-"""Rules for reading mail headers (connectors._mail): what is kept, what is dropped, and that
+"""Rules for reading mail headers (connectors.mail._mail): what is kept, what is dropped, and that
 malformed input never stops a sync."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors._mail import (
+from connectors.mail._mail import (
     FETCH_HEADERS,
     NO_PLAUSIBLE_DATE,
     RULE_HEADERS,

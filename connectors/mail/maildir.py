@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors._mail import (
+from connectors.mail._mail import (
     PageBuilder,
     is_plausible_time,
     parse_or_skip,

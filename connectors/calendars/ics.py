@@ -6,7 +6,8 @@ fetched with ``If-None-Match`` / ``If-Modified-Since`` (RFC 9110 §13.1) so an u
 costs one short 304 response.
 
 Cursor (JSON): per file, the SHA-256 of its content and the time from which the moving window
-reveals occurrences it has not yielded yet (see :class:`connectors._calendar.ParsedCalendar`);
+reveals occurrences it has not yielded yet
+(see :class:`connectors.calendars._calendar.ParsedCalendar`);
 for a URL, the ETag and Last-Modified validators plus the same two. A file is parsed again only
 when its content changed or that time has come. A changed or deleted file is reported as the
 removal of its prefix ``<file>|``, so its upcoming meetings are replaced, never duplicated, and
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors._calendar import (
+from connectors.calendars._calendar import (
     CalendarUnreadable,
     calendar_prefix,
     load_state,

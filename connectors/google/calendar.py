@@ -12,7 +12,8 @@
   calendar's *upcoming* rows are dropped (a removal of the calendar prefix; past meetings stay
   proof of contact) and it is listed again from scratch.
 - **Records**: the same :class:`~syncd.model.Meeting` and identity as the CalDAV and .ics
-  sources (:mod:`connectors._calendar`): source id ``<calendar>|<event>|<RECURRENCE-ID>``, the
+  sources (:mod:`connectors.calendars._calendar`): source id
+  ``<calendar>|<event>|<RECURRENCE-ID>``, the
   iCalendar UID (``iCalUID``) as ``uid``, so the same meeting seen through CalDAV, an .ics
   export and here counts once; all-day events count at 12:00 local time of their first day.
   ``attendees[].responseStatus`` becomes PARTSTAT, ``resource`` a RESOURCE CUTYPE, and
@@ -35,7 +36,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors._calendar import (
+from connectors.calendars._calendar import (
     _instant,
     _recurrence_text,
     calendar_prefix,
@@ -44,7 +45,7 @@ from connectors._calendar import (
     load_state,
     window,
 )
-from connectors._google import CALENDAR_SCOPE, ApiRefused, GoogleSource
+from connectors.google._auth import CALENDAR_SCOPE, ApiRefused, GoogleSource
 from syncd.addresses import normalize_address
 from syncd.errors import SourceError
 from syncd.model import Address, Attendee, Meeting, Page, Skip

@@ -18,7 +18,7 @@ from collections.abc import Container, Iterator, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors._google import CONTACTS_SCOPE, ApiRefused, GoogleSource
+from connectors.google._auth import CONTACTS_SCOPE, ApiRefused, GoogleSource
 from syncd.addresses import normalize_address
 from syncd.errors import CursorExpired
 from syncd.model import Address, Birthday, Card, Page

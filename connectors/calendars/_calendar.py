@@ -2,9 +2,9 @@
 
 What one VEVENT becomes (RFC 5545):
 
-- **Reading**: plain data goes through a fast path (``connectors._ical_reader`` reads only the
-  properties below; plain series - one VEVENT with one RRULE and maybe EXDATEs - are expanded
-  here with ``dateutil.rrule``, step for step as recurring-ical-events does). Anything else
+- **Reading**: plain data goes through a fast path (``connectors.calendars._ical_reader`` reads
+  only the properties below; plain series - one VEVENT with one RRULE and maybe EXDATEs - are
+  expanded here with ``dateutil.rrule``, step for step as recurring-ical-events does). Anything else
   (overrides, RDATE, DURATION, X-WR-TIMEZONE, custom time zones, odd values or structure) goes,
   per UID or for the whole file, through icalendar and recurring-ical-events, the reference;
   tests/unit/test_calendar_fast_path.py checks that both give the same on the ics corpus. The
@@ -227,7 +227,7 @@ def occurrences(data: bytes | str, calendar: str, timezone: ZoneInfo, start: dat
     Events that cannot be read become skips naming their UID; raise :class:`CalendarUnreadable`
     only when ``data`` is not iCalendar at all.
     """
-    from connectors import _ical_reader
+    from connectors.calendars import _ical_reader
 
     try:
         text = data.decode("utf-8-sig") if isinstance(data, bytes) else data
@@ -425,8 +425,8 @@ def _revisit(components: Sequence[Any], recurring: bool, timezone: ZoneInfo,
 # icalendar + recurring-ical-events convert every property of every event and copy the whole
 # component for each occurrence: 11 s for a 10,000-event calendar with 500 weekly series
 # (issue 3 asks for <= 2 s). The fast path reads only the properties above with
-# connectors._ical_reader, parses attendees once per VEVENT (and each distinct ATTENDEE line
-# once per call), and expands plain series itself with dateutil.rrule, following the
+# connectors.calendars._ical_reader, parses attendees once per VEVENT (and each distinct
+# ATTENDEE line once per call), and expands plain series itself with dateutil.rrule, following the
 # semantics of recurring-ical-events step by step (the equivalence tests compare both on the
 # corpus). Everything else - RECURRENCE-ID overrides, RDATE, DURATION, several RRULEs or cores
 # for one UID, X-WR-TIMEZONE calendars, custom (non-zoneinfo) time zones, any value the reader
@@ -442,7 +442,7 @@ class _Addresses:
         self._organizers: dict[str, Address | None] = {}
 
     def _address(self, line: str) -> tuple[Address | None, dict[str, str]]:
-        from connectors._ical_reader import params
+        from connectors.calendars._ical_reader import params
 
         found, value = params(line)
         text = value.strip()
@@ -489,14 +489,14 @@ def _one(props: dict[str, list[str]], name: str) -> str | None:
     if not lines:
         return None
     if len(lines) > 1:  # icalendar turns a repeated property into a list: not our business
-        from connectors._ical_reader import NotSimple
+        from connectors.calendars._ical_reader import NotSimple
 
         raise NotSimple(f"{name} given twice")
     return lines[0]
 
 
 def _read_event(props: dict[str, list[str]], zones: Any, addresses: _Addresses) -> _Event:
-    from connectors._ical_reader import NotSimple, params, when, when_list
+    from connectors.calendars._ical_reader import NotSimple, params, when, when_list
 
     start_line = _one(props, "DTSTART")
     if start_line is None:
@@ -525,10 +525,10 @@ def _read_event(props: dict[str, list[str]], zones: Any, addresses: _Addresses) 
 
 def _fast_calendar(raw: Any, calendar: str, timezone: ZoneInfo, start: datetime, end: datetime,
                    result: ParsedCalendar, addresses: _Addresses) -> None:
-    """Add the occurrences of one VCALENDAR read by connectors._ical_reader to ``result``."""
+    """Add the occurrences of one VCALENDAR read by the fast reader to ``result``."""
     import icalendar
 
-    from connectors._ical_reader import NotSimple, ZoneLookup
+    from connectors.calendars._ical_reader import NotSimple, ZoneLookup
 
     def library_text(lines: Iterable[str]) -> str:
         return "\r\n".join(["BEGIN:VCALENDAR", *raw.header, *raw.timezones, *lines,
@@ -587,7 +587,7 @@ def _fast_calendar(raw: Any, calendar: str, timezone: ZoneInfo, start: datetime,
 
 
 def _uid(line: str) -> str:
-    from connectors._ical_reader import params
+    from connectors.calendars._ical_reader import params
 
     return params(line)[1]
 
@@ -676,7 +676,7 @@ def _fast_series(uid: str, events: list[Any], raw: Any, zones: Any, addresses: _
     from dateutil.rrule import rrulestr  # type: ignore[import-untyped]
     from icalendar.prop import vDDDTypes, vRecur
 
-    from connectors._ical_reader import NotSimple, params
+    from connectors.calendars._ical_reader import NotSimple, params
 
     [raw_event] = events if len(events) == 1 else [None]
     props = raw_event.props if raw_event is not None else {}

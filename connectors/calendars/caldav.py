@@ -1,7 +1,7 @@
 """CalDAV source (RFC 4791): meetings from the calendars of one account.
 
-Named ``caldav_source`` so it never shadows the ``caldav`` library; it speaks WebDAV itself
-over ``requests`` because the request count of a poll is part of its contract.
+It speaks WebDAV itself over ``requests`` (no ``caldav`` library) because the request count
+of a poll is part of its contract.
 
 A pass, per calendar:
 
@@ -13,7 +13,7 @@ A pass, per calendar:
    stored in the cursor. A server that refuses even an empty-token sync is listed that way
    from then on.
 2. **Data**: changed resources are read with ``calendar-multiget`` (RFC 4791 §7.9), 100 per
-   request, and expanded by :mod:`connectors._calendar`.
+   request, and expanded by :mod:`connectors.calendars._calendar`.
 3. **Removals**: a resource that is gone (a 404 row, or missing from a listing) is reported as
    the removal of ``<calendar>|<UID>|``: the store drops its *upcoming* meetings only; a past
    meeting seen stays proof of contact. A changed resource is removed and re-listed the same
@@ -45,7 +45,13 @@ from urllib.parse import unquote, urljoin, urlsplit
 from xml.sax.saxutils import escape
 from zoneinfo import ZoneInfo
 
-from connectors._calendar import CalendarUnreadable, event_prefix, load_state, occurrences, window
+from connectors.calendars._calendar import (
+    CalendarUnreadable,
+    event_prefix,
+    load_state,
+    occurrences,
+    window,
+)
 from syncd.credentials import read_password
 from syncd.errors import AuthError, SourceEmpty, SourceError
 from syncd.model import Meeting, Page, Skip

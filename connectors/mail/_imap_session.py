@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from connectors._imap_fetch import Fetched, read_fetch_answer
+from connectors.mail._imap_fetch import Fetched, read_fetch_answer
 from syncd.errors import AuthError, SourceError
 
 if TYPE_CHECKING:

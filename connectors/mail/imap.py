@@ -59,9 +59,9 @@ from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors._imap_fetch import Fetched, fetch_items, uid_ranges
-from connectors._imap_oauth import AuthorizingTokenSource, TokenSource, token_source
-from connectors._imap_session import (
+from connectors.mail._imap_fetch import Fetched, fetch_items, uid_ranges
+from connectors.mail._imap_oauth import AuthorizingTokenSource, TokenSource, token_source
+from connectors.mail._imap_session import (
     Connection,
     FolderInfo,
     FolderStatus,
@@ -75,7 +75,7 @@ from connectors._imap_session import (
     Settings,
     ValidityChanged,
 )
-from connectors._mail import FETCH_HEADERS, PageBuilder, parse_or_skip, role_for_folder_name
+from connectors.mail._mail import FETCH_HEADERS, PageBuilder, parse_or_skip, role_for_folder_name
 from syncd.errors import CredentialError, SourceEmpty, SourceError
 from syncd.model import NEVER_COUNTED_ROLES, Message, Page, Role, Skip
 

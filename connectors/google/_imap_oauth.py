@@ -60,7 +60,7 @@ def read_client(path: str) -> Client:
 
     The file is the same one the Google API sources read, so the reading is theirs.
     """
-    from connectors._google import read_client_secrets
+    from connectors.google._auth import read_client_secrets
 
     secrets_file = read_client_secrets(path)
     return Client(secrets_file.client_id, secrets_file.client_secret, secrets_file.auth_uri,

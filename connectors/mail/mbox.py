@@ -44,7 +44,7 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
-from connectors._mail import (
+from connectors.mail._mail import (
     HEADER_LIMIT,
     PageBuilder,
     find_blank_line,

@@ -23,7 +23,7 @@ history is gone: :class:`~syncd.errors.CursorExpired`, and the engine runs a ful
 messages already stored (``known``) are not fetched again, so nothing is counted twice.
 
 Records: the metadata headers are put back into a header block and read by the same parser as
-every mail source (:mod:`connectors._mail`), so the rules, the dedupe key (Message-ID) and the
+every mail source (:mod:`connectors.mail._mail`), so the rules, the dedupe key (Message-ID) and the
 date policy (Date, falling back to ``internalDate`` when missing, unparseable or more than two
 days after it) are the same as for IMAP. ``SENT`` → a Sent-role message (outgoing).
 """
@@ -37,7 +37,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from connectors._google import (
+from connectors.google._auth import (
     GMAIL_SCOPE,
     MAX_ATTEMPTS,
     ApiRefused,
@@ -46,7 +46,7 @@ from connectors._google import (
     error_details,
     is_transient,
 )
-from connectors._mail import FETCH_HEADERS, parse_or_skip
+from connectors.mail._mail import FETCH_HEADERS, parse_or_skip
 from syncd.errors import AuthError, CursorExpired, SourceError
 from syncd.model import Message, Page, Role, Skip
 

@@ -5,8 +5,9 @@
   "refreshing" is running it again. Its output is a secret, handled as ``password_command``'s
   (:func:`syncd.credentials.run_secret_command`): failure, timeout and empty output are errors
   of this source only, told by exit status, never by what was printed.
-- ``oauth_provider = "microsoft"``: MSAL's device-code flow (:mod:`connectors._microsoft_oauth`).
-- ``oauth_provider = "google"``: the installed-app flow (:mod:`connectors._google_imap_oauth`).
+- ``oauth_provider = "microsoft"``: MSAL's device-code flow
+  (:mod:`connectors.mail._microsoft_oauth`).
+- ``oauth_provider = "google"``: the installed-app flow (:mod:`connectors.google._imap_oauth`).
 
 Built-in providers keep their grant in :class:`syncd.token_store.TokenStore` of the state
 directory the app passes in ``options["state_dir"]``, and also implement
@@ -19,7 +20,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from connectors._imap_session import TokenSource
+from connectors.mail._imap_session import TokenSource
 from syncd.errors import CredentialError, SourceError
 from syncd.token_store import TokenStore
 
@@ -78,11 +79,11 @@ def token_source(source: str, options: Mapping[str, Any], *,
     """Return the token source ``options`` (a validated ``[sources.NAME]``) asks for."""
     provider = options.get("oauth_provider")
     if provider == "microsoft":
-        from connectors._microsoft_oauth import MicrosoftTokens
+        from connectors.mail._microsoft_oauth import MicrosoftTokens
 
         return MicrosoftTokens.from_options(source, options, token_store(options))
     if provider == "google":
-        from connectors._google_imap_oauth import GoogleImapTokens
+        from connectors.google._imap_oauth import GoogleImapTokens
 
         return GoogleImapTokens.from_options(source, options, token_store(options))
     command = options.get("token_command")
