@@ -11,7 +11,6 @@ Load order of the file: ``-c PATH``, else ``$SYNCD_CONFIG``, else
 from __future__ import annotations
 
 import contextlib
-import difflib
 import os
 import re
 import tomllib
@@ -167,6 +166,8 @@ def _type_name(value: Any) -> str:
 
 
 def _did_you_mean(word: str, candidates: Sequence[str]) -> str:
+    import difflib  # only on a mistake; every command loads the config
+
     close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
