@@ -773,22 +773,34 @@ def import_group() -> None:
 
 
 @import_group.command(name="vcard")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", metavar="FILE|DIR",
+                type=click.Path(exists=True, path_type=Path))
 @pass_context
-def import_vcard(context: Context, file: Path) -> None:
-    """Import names and addresses from a vCard file; CATEGORIES naming a tier track them."""
+def import_vcard(context: Context, path: Path) -> None:
+    """Import names, addresses and birthdays from a vCard file (or the .vcf files of a
+    directory); CATEGORIES naming a tier, or mapped by [tiers.map], track them."""
     from syncd.render import plural
-    from syncd.vcard import import_cards
+    from syncd.vcard import import_cards, vcard_files
 
     app = context.app()
-    result = import_cards(app.store, file.read_bytes(), set(app.config.tiers))
-    if result.people == 0 and result.skipped == 0:
-        raise click.ClickException(f"{file} holds no vCard (no BEGIN:VCARD ... END:VCARD); "
+    files = vcard_files(path)
+    try:
+        contents = [(str(file), file.read_bytes()) for file in files]
+    except OSError as error:
+        raise click.ClickException(f"cannot read {error.filename}: {error.strerror}; check "
+                                   "the path and its permissions") from None
+    result = import_cards(app.store, contents, app.tier_map())
+    if result.cards_found == 0:
+        raise click.ClickException(f"{path} holds no vCard (no BEGIN:VCARD ... END:VCARD); "
                                    "export the address book as a .vcf file and import that")
+    for skip in result.skipped:
+        click.echo(skip.reason, err=True)
     click.echo(f"imported {plural(result.people, 'person', 'people')} "
                f"({plural(result.addresses, 'address', 'addresses')}), "
                f"{result.tracked} tracked by category; "
-               f"{plural(result.skipped, 'card', 'cards')} without e-mail")
+               f"{plural(result.without_email, 'card', 'cards')} without e-mail"
+               + (f"; {plural(len(result.skipped), 'broken card', 'broken cards')} skipped"
+                  if result.skipped else ""))
 
 
 @cli.command()

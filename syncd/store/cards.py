@@ -34,7 +34,6 @@ class CardsMixin(TrackingMixin):
         nobody syncd can see: it is dropped like a removal.
         """
         db = self._db
-        db.execute("INSERT OR IGNORE INTO sources(name) VALUES (?)", (source,))
         for removal in removals:
             if removal.endswith("|"):
                 ids = [row[0] for row in db.execute(

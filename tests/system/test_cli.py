@@ -274,3 +274,15 @@ def test_show_colours_the_strip_on_a_terminal_unless_no_color_is_set(synced):
     assert "\x1b[" in coloured and "last 24 months" in coloured
     plain = _on_a_terminal(synced, "show", "Jordan Blake", env={**os.environ, "NO_COLOR": "1"})
     assert "\x1b[" not in plain and "last 24 months" in plain
+
+
+def test_import_vcard_of_a_directory_skips_broken_cards_with_reasons(synced):
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "vcard"
+    result = syncd("import", "vcard", str(fixtures), config=synced)
+    assert "imported 5 people (7 addresses)" in result.stdout
+    assert "2 broken cards skipped" in result.stdout
+    assert "no END:VCARD" in result.stderr and "UID ann-1" in result.stderr
+    again = syncd("import", "vcard", str(fixtures), config=synced)
+    assert "0 tracked by category" in again.stdout
+    bob = json.loads(syncd("show", "bob@roe.example", "--json", config=synced).stdout)
+    assert bob["name"] == "Bob Roe" and bob["tier"] == "friends"
