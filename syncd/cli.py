@@ -520,17 +520,32 @@ def due(context: Context, as_json: bool) -> None:
     app = context.app()
     ties = app.due()
     now = app.clock()
+    # Birthdays of tracked people ahead (two weeks, or [notify] birthdays if longer): a
+    # natural moment to get in touch, listed even when the tie is not due otherwise.
+    birthdays = {tie.person.id: (tie, on, age) for tie, on, age in app.birthdays_ahead()}
+    listed = {tie.person.id for tie in ties}
     # A quiet tie with a meeting ahead is marked, not alerted on: the meeting is the contact.
     upcoming = app.store.next_meetings([tie.person.id for tie in ties], now)
     if as_json:
-        _echo_json([{**tie_json(tie), "upcoming_meeting": iso(upcoming.get(tie.person.id))}
-                    for tie in ties])
+        rows = [*ties, *(tie for tie, _, _ in birthdays.values() if tie.person.id not in listed)]
+        _echo_json([{**tie_json(tie), "upcoming_meeting": iso(upcoming.get(tie.person.id)),
+                     "upcoming_birthday": (birthdays[tie.person.id][1].isoformat()
+                                           if tie.person.id in birthdays else None)}
+                    for tie in rows])
         return
-    if not ties and _first_run(app):
+    if not ties and not birthdays and _first_run(app):
         return
-    if not ties and not _is_tty():
+    if not ties and not birthdays and not _is_tty():
         return
-    _print_table("due", TIE_HEADERS, due_rows(ties, upcoming, now, app.config.timezone))
+    if ties or not birthdays:
+        _print_table("due", TIE_HEADERS, due_rows(ties, upcoming, now, app.config.timezone))
+    today = now.astimezone(app.config.timezone).date()
+    for tie, on, age in birthdays.values():
+        days = (on - today).days
+        when = "today" if days == 0 else "tomorrow" if days == 1 else f"in {days} days"
+        turns = f" (turns {age})" if age is not None else ""
+        click.echo(f"birthday: {tie.person.name or tie.person.addresses[0]} on "
+                   f"{on:%a %-d %b}, {when}{turns}")
 
 
 @cli.command(epilog=PERSON_HELP)
