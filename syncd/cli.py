@@ -587,7 +587,8 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
     if why and row.tracked:
         tracked_by, reason = app.store.track_reason(row.id)
         origin = {"config": "listed in [[people]] of the config", "cli": "syncd track",
-                  "vcard": "a vCard category naming a tier", "auto": "[general] auto_track"}
+                  "vcard": "an address-book category naming a tier ([tiers.map])",
+                  "auto": "[general] auto_track"}
         click.echo(f"  tracked because: {reason or origin.get(tracked_by or '', 'unknown')}")
     elif why and app.store.kept_out_of_auto_track(row.id):
         click.echo("  untracked by you: never suggested or auto-tracked again "
