@@ -9,11 +9,12 @@ import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import connectors
 from syncd.activity import MonthActivity, fill_months, month_window
+from syncd.cards import TierMap, birthday_window, birthdays_within
 from syncd.choices import Choice, ChoiceJournal
 from syncd.config import Config, SourceConfig, line_of_ignore_pattern, line_of_person
 from syncd.errors import AmbiguousPerson, PersonNotFound, SetInConfig, UsageError
@@ -126,6 +127,10 @@ class App:
         """Return the compiled rules, including ignore patterns added with ``syncd ignore``."""
         return Rules.from_config(self.config.rules, self.store.ignore_patterns())
 
+    def tier_map(self) -> TierMap:
+        """Return which tier an address-book card's categories map to (``[tiers.map]``)."""
+        return TierMap(frozenset(self.config.tiers), self.config.tier_map)
+
     # --- syncing -------------------------------------------------------------------------------
 
     def selected_sources(self, names: Sequence[str]) -> list[SourceConfig]:
@@ -181,7 +186,7 @@ class App:
         """Run one pass over each selected source; a failing source never stops the others."""
         from syncd.engine import Engine
 
-        engine = Engine(self.store, self.rules(), self.clock)
+        engine = Engine(self.store, self.rules(), self.clock, tier_map=self.tier_map())
         return [self.sync_source(engine, source, full=full,
                                  progress=progress(source.name) if progress else None)
                 for source in self.selected_sources(names)]
@@ -295,6 +300,19 @@ class App:
             {name: cadence.total_seconds() / 86400 for name, cadence in tiers.items()},
             default.total_seconds() / 86400, now, renotify_after=not_alerted_within)
         return due_ties(candidates, tiers, now)
+
+    def birthdays_ahead(self, window: timedelta | None = None
+                        ) -> list[tuple[Tie, date, int | None]]:
+        """Return (tie, local date, age or None) of tracked people whose birthday (from their
+        address-book cards) comes within ``window`` (default: :func:`birthday_window`),
+        soonest first."""
+        today = self.clock().astimezone(self.config.timezone).date()
+        found = birthdays_within(self.store.birthdays(), today,
+                                 window or birthday_window(self.config.notify.birthdays))
+        if not found:
+            return []
+        ties = {tie.person.id: tie for tie in self.people()}
+        return [(ties[person_id], on, age) for person_id, on, age in found if person_id in ties]
 
     def people(self, everyone: bool = False) -> list[Tie]:
         """Return tracked people (or everyone with a counted contact), by name."""

@@ -196,7 +196,7 @@ def test_both_ways_of_reading_the_strongest_give_the_same_rows(monkeypatch):
     # People whose last contact spreads over five years (some in touch, some quiet for half a
     # year, some gone past the recency horizon), asked at several moments so that each part of
     # each group holds many, few or no rows: reading by last contact and walking by strength
-    # must agree on every page (schema 7 added the first to make `syncd suggest` fast).
+    # must agree on every page (schema 8 added the first to make `syncd suggest` fast).
     from syncd.store import suggestions
 
     mail = [message for index in range(40)
