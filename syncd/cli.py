@@ -559,7 +559,7 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
         return
     zone = app.config.timezone
     click.echo(f"{_name(row)} (#{row.id})")
-    click.echo(f"  addresses: {', '.join(row.addresses)}")
+    click.echo(f"  addresses: {', '.join(row.shown)}")
     tracked_by = app.store.tracked_by(row.id)
     click.echo(f"  tracked: {'yes' if row.tracked else 'no'}"
                + (f", tier {row.tier}" if row.tier else "")
@@ -616,7 +616,7 @@ def _duration(text: str, hint: str) -> timedelta:
 
 def _name(row: Any) -> str:
     """Return how a person is named in messages: their name, else their first address."""
-    return str(row.name or (row.addresses[0] if row.addresses else f"#{row.id}"))
+    return str(row.name or (row.shown[0] if row.addresses else f"#{row.id}"))
 
 
 def _local(moment: datetime | None, app: Any) -> str:
@@ -662,6 +662,32 @@ def untrack(context: Context, person: str) -> None:
     row = app.find_person(person)
     app.untrack(row)
     click.echo(f"no longer tracking {_name(row)}")
+
+
+@cli.command(epilog=PERSON_HELP)
+@click.argument("people", nargs=-1, required=True)
+@pass_context
+def merge(context: Context, people: tuple[str, ...]) -> None:
+    """Make several people one (the first keeps its id); all history follows."""
+    app = context.app()
+    if len(people) < 2:
+        raise click.UsageError("give two or more people to merge, e.g. syncd merge #12 #40")
+    rows = [app.find_person(person) for person in people]
+    merged = app.merge(rows)
+    click.echo(f"merged {len(rows)} people into {_name(merged)} (#{merged.id}): "
+               f"{', '.join(merged.shown)}")
+
+
+@cli.command(epilog=PERSON_HELP)
+@click.argument("person")
+@click.argument("address")
+@pass_context
+def split(context: Context, person: str, address: str) -> None:
+    """Give one address of a person its own person again, with its own history."""
+    app = context.app()
+    row = app.find_person(person)
+    new = app.split(row, address)
+    click.echo(f"split {new.shown[0]} off {_name(row)}: now {_name(new)} (#{new.id})")
 
 
 @cli.command(epilog=PERSON_HELP)

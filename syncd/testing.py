@@ -83,9 +83,8 @@ def database_content(store: Store) -> dict[str, list[tuple[object, ...]]]:
     db = store._db
     return {
         "contacts": sorted(db.execute(
-            "SELECT i.key, a.address, c.at, c.direction, c.counts FROM contacts c "
-            "JOIN interactions i ON i.id = c.interaction_id "
-            "JOIN addresses a ON a.person_id = c.person_id").fetchall()),
+            "SELECT i.key, c.address, c.at, c.direction, c.address_counts FROM contacts c "
+            "JOIN interactions i ON i.id = c.interaction_id").fetchall()),
         "interactions": sorted(db.execute(
             "SELECT key, at, direction, counts, rule FROM interactions").fetchall()),
         "stats": sorted(db.execute(

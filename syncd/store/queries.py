@@ -44,21 +44,26 @@ class QueriesMixin(StoreBase):
             f"LEFT JOIN person_stats s ON s.person_id = p.id WHERE {where}",
             parameters).fetchall()
         addresses: dict[int, list[str]] = {}
+        written: dict[int, list[str]] = {}
         if rows:
             if len(rows) > 500:
-                query = "SELECT person_id, address FROM addresses ORDER BY address"
+                query = ("SELECT person_id, address, coalesce(written, address) FROM addresses "
+                         "ORDER BY address")
                 pairs = self._db.execute(query).fetchall()
             else:
                 marks = ",".join("?" * len(rows))
                 pairs = self._db.execute(
-                    f"SELECT person_id, address FROM addresses WHERE person_id IN ({marks}) "
-                    "ORDER BY address", [row[0] for row in rows]).fetchall()
-            for person_id, address in pairs:
+                    "SELECT person_id, address, coalesce(written, address) FROM addresses "
+                    f"WHERE person_id IN ({marks}) ORDER BY address",
+                    [row[0] for row in rows]).fetchall()
+            for person_id, address, spelling in pairs:
                 addresses.setdefault(person_id, []).append(address)
+                written.setdefault(person_id, []).append(spelling)
         return [PersonRow(row[0], row[1], tuple(addresses.get(row[0], ())), bool(row[2]),
                           row[3], row[4], from_epoch(row[5]), from_epoch(row[6]),
                           from_epoch(row[7]), from_epoch(row[8]), from_epoch(row[9]),
-                          from_epoch(row[10]), from_epoch(row[11]), row[12], row[13])
+                          from_epoch(row[10]), from_epoch(row[11]), row[12], row[13],
+                          tuple(written.get(row[0], ())))
                 for row in rows]
 
     def tracked_count(self) -> int:
@@ -190,7 +195,11 @@ class QueriesMixin(StoreBase):
             "JOIN people p ON p.id = o.person_id WHERE o.interaction_id = c.interaction_id "
             "AND o.counts = 1 AND o.person_id != c.person_id) END "
             "FROM contacts c JOIN interactions i ON i.id = c.interaction_id "
-            f"WHERE c.person_id = ? {condition} ORDER BY i.at DESC LIMIT ?",
+            # One row per interaction: the person's counting row, else their first address's.
+            "WHERE c.person_id = ? AND NOT EXISTS (SELECT 1 FROM contacts d WHERE "
+            "d.interaction_id = c.interaction_id AND d.person_id = c.person_id AND "
+            "(d.counts > c.counts OR (d.counts = c.counts AND d.address < c.address))) "
+            f"{condition} ORDER BY i.at DESC LIMIT ?",
             (person_id, limit)).fetchall()
         return [TimelineEntry(from_epoch(at), direction, bool(counts), rule, reason, note,
                               bool(interaction_counts), participants,

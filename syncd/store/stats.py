@@ -51,8 +51,9 @@ class Links:
     __slots__ = ("contacts", "stats")
 
     def __init__(self) -> None:
-        #: (interaction id, person id, at, direction, counts, participants)
-        self.contacts: list[tuple[int, int, int | None, str | None, int, int]] = []
+        #: (interaction id, address, person id, at, direction, counts, participants,
+        #: address_counts)
+        self.contacts: list[tuple[int, str, int, int | None, str | None, int, int, int]] = []
         self.stats: dict[int, tuple[list[int | None], list[int]]] = {}
 
     def count(self, person_id: int, direction: Direction, at: int) -> None:
@@ -79,6 +80,12 @@ class StatsMixin(StoreBase):
         if stats:
             self._db.executemany(_ADD_STATS, [(person_id, *lasts, *totals)
                                               for person_id, (lasts, totals) in stats.items()])
+
+    def first_address(self, person_id: int) -> str:
+        """Return the person's first address (canonical), or ``#ID`` for one without any."""
+        row = self._db.execute("SELECT min(address) FROM addresses WHERE person_id = ?",
+                               (person_id,)).fetchone()
+        return str(row[0]) if row and row[0] is not None else f"#{person_id}"
 
     def _count_contact(self, person_id: int, direction: Direction, at: int) -> None:
         links = Links()
