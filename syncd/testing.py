@@ -17,10 +17,10 @@ from syncd.store import Store
 
 
 def address(text: str, name: str = "") -> Address:
-    """Return a normalised :class:`Address` (test shorthand)."""
+    """Return a normalised :class:`Address`, written as given (test shorthand)."""
     email = normalize_address(text)
     assert email is not None, text
-    return Address(email, name)
+    return Address(email, name, text)
 
 
 def message(source_id: str, sender: str, to: Sequence[str] = (), *, cc: Sequence[str] = (),

@@ -124,12 +124,11 @@ class WriterMixin(UpcomingMixin):
             existing = None if created else self._db.execute(
                 "SELECT address_counts FROM contacts WHERE interaction_id = ? AND address = ?",
                 (interaction_id, address.email)).fetchone()
-            if counts and person_id not in counted_people and not created:
-                # Another address of theirs may have counted for this interaction already.
-                if self._db.execute(
-                        "SELECT 1 FROM contacts WHERE interaction_id = ? AND person_id = ? "
-                        "AND counts = 1", (interaction_id, person_id)).fetchone() is not None:
-                    counted_people.add(person_id)
+            # Another address of theirs may have counted for this interaction already.
+            if counts and person_id not in counted_people and not created and self._db.execute(
+                    "SELECT 1 FROM contacts WHERE interaction_id = ? AND person_id = ? "
+                    "AND counts = 1", (interaction_id, person_id)).fetchone() is not None:
+                counted_people.add(person_id)
             for_person = counts and person_id not in counted_people
             if existing is None:
                 links.contacts.append((interaction_id, address.email, person_id, at, direction,
