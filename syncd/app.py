@@ -19,6 +19,7 @@ from connectors.base import Connector
 from syncd.activity import MonthActivity, fill_months, month_window
 from syncd.choices import Choice, ChoiceJournal
 from syncd.config import Config, SourceConfig, line_of_ignore_pattern, line_of_person
+from syncd.duplicates import Candidate, Duplicate, duplicates
 from syncd.engine import SOURCE_FAILURE, Engine, ProgressCallback, SyncReport
 from syncd.errors import AmbiguousPerson, PersonNotFound, SetInConfig, UsageError
 from syncd.model import PersonRow
@@ -387,6 +388,20 @@ class App:
         assert new is not None
         log.info("split %s off #%d into #%d", canonical, person.id, new.id)
         return new
+
+    def duplicates(self) -> list[Duplicate]:
+        """Return merge suggestions (syncd.duplicates) among tracked and counted people, my
+        own addresses, ignored people and automated senders left out. Applies nothing."""
+        mine = self.store.my_addresses()
+        people: dict[int, tuple[str, list[str], list[str]]] = {}
+        for person_id, name, address, written in self.store.identity_candidates():
+            if address in mine or is_automated_address(address):
+                continue
+            entry = people.setdefault(person_id, (name, [], []))
+            entry[1].append(address)
+            entry[2].append(written)
+        return duplicates(Candidate(person_id, name, tuple(addresses), tuple(written))
+                          for person_id, (name, addresses, written) in people.items())
 
     def _ignored_address(self) -> Callable[[str], bool]:
         """Return whether an ignore pattern (config or syncd ignore) matches an address."""

@@ -139,6 +139,17 @@ class TrackingMixin(IdentityMixin):
                                (address,)).fetchone()
         return None if row is None else int(row[0])
 
+    def identity_candidates(self) -> list[tuple[int, str, str, str]]:
+        """Return (person id, name, address, address as written) of everyone not ignored who
+        is tracked or has a counted contact (``syncd people --duplicates``), by id and address.
+        """
+        return [(row[0], row[1], row[2], row[3]) for row in self._db.execute(
+            "SELECT p.id, p.name, a.address, coalesce(a.written, a.address) FROM people p "
+            "JOIN addresses a ON a.person_id = p.id "
+            "LEFT JOIN person_stats s ON s.person_id = p.id "
+            "WHERE p.ignored = 0 AND (p.tracked = 1 OR s.interactions > 0) "
+            "ORDER BY p.id, a.address")]
+
     def addresses_of(self, person_id: int) -> list[str]:
         """Return the canonical addresses of a person, sorted."""
         return [row[0] for row in self._db.execute(
