@@ -205,11 +205,21 @@ class IdentityMixin(StatsMixin):
         counted) and rebuild their stats from contacts (inside a transaction); their history,
         strength and rhythm are marked for the next refresh."""
         for person_id in person_ids:
+            # Demote every counting row with a counting row of a smaller address of the same
+            # person on the same interaction (the smallest is never demoted, whatever order
+            # the rows are visited in); then promote the smallest counted address of any
+            # interaction left without a counting row (a split took it away). Both walk the
+            # person's rows in the contacts_person index and probe the primary key, so a
+            # merge never scans the whole table.
             self._db.execute(
-                "UPDATE contacts SET counts = new.counts FROM (SELECT interaction_id, address, "
-                "coalesce(address_counts AND address = min(address) FILTER (WHERE address_counts "
-                "= 1) OVER (PARTITION BY interaction_id), 0) AS counts FROM contacts "
-                "WHERE person_id = ?1) AS new WHERE contacts.interaction_id = new.interaction_id "
-                "AND contacts.address = new.address AND contacts.counts != new.counts",
+                "UPDATE contacts SET counts = 0 WHERE person_id = ?1 AND counts = 1 AND EXISTS "
+                "(SELECT 1 FROM contacts d WHERE d.interaction_id = contacts.interaction_id "
+                "AND d.person_id = ?1 AND d.counts = 1 AND d.address < contacts.address)",
+                (person_id,))
+            self._db.execute(
+                "UPDATE contacts SET counts = 1 WHERE person_id = ?1 AND counts = 0 "
+                "AND address_counts = 1 AND NOT EXISTS (SELECT 1 FROM contacts d WHERE "
+                "d.interaction_id = contacts.interaction_id AND d.person_id = ?1 AND "
+                "(d.counts = 1 OR (d.address_counts = 1 AND d.address < contacts.address)))",
                 (person_id,))
         self.rebuild_stats(person_ids)
