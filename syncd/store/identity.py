@@ -6,7 +6,7 @@ People are created as addresses are first seen (named after the first display na
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from syncd.model import Address, Decision
 from syncd.store.schema import to_epoch
@@ -80,10 +80,13 @@ class IdentityMixin(StatsMixin):
                              "rule = ?, reason = ? WHERE id = ?", upgraded)
         return result
 
-    def _resolve_people(self, addresses: Iterable[Address]) -> None:
+    def _resolve_people(self, addresses: Iterable[Address],
+                        senders: Mapping[str, str] | None = None) -> None:
         """Put every one of ``addresses`` in the address cache (see :meth:`person_for_address`):
         new people are named after the first display name seen, unnamed ones get the first
-        name seen. One lookup per 500 addresses and one insert per table for the new ones."""
+        name seen. One lookup per 500 addresses and one insert per table for the new ones.
+        A new address is spelled as it was written, as sender when ``senders`` (address ->
+        spelling) has it, else as first seen."""
         wanted: dict[str, str] = {}  # address -> the first display name seen ('' if none)
         written: dict[str, str] = {}  # address -> the first spelling seen
         for address in addresses:
@@ -120,10 +123,14 @@ class IdentityMixin(StatsMixin):
                 self._people_by_address[email] = (next_id, bool(name))
                 next_id += 1
         self._db.executemany("INSERT INTO people(id, name) VALUES (?, ?)", people)
-        self._db.executemany("INSERT INTO addresses(address, person_id, written, name) "
-                             "VALUES (?, ?, ?, ?)",
-                             [(email, self._people_by_address[email][0], written[email],
-                               wanted[email]) for email in wanted if email not in found])
+        senders = senders or {}
+        created = [email for email in wanted if email not in found]
+        self._db.executemany("INSERT INTO addresses(address, person_id, written, name, "
+                             "written_by_sender) VALUES (?, ?, ?, ?, ?)",
+                             [(email, self._people_by_address[email][0],
+                               senders.get(email) or written[email], wanted[email],
+                               int(email in senders)) for email in created])
+        self._spelled_by_sender.update(email for email in created if email in senders)
 
     def person_for_address(self, address: Address) -> int:
         """Return the person id for ``address``, creating a person named after it if new.

@@ -6,11 +6,11 @@ Also the other writes of contacts: a contact logged by hand (``syncd done``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from datetime import datetime
 
-from syncd.model import Address, Decision, Direction, Skip
+from syncd.model import Decision, Direction, Skip
 from syncd.store.schema import to_epoch
 from syncd.store.stats import Links
 from syncd.store.upcoming import UpcomingMixin
@@ -63,9 +63,11 @@ class WriterMixin(UpcomingMixin):
             # (commutative: max/min/+1). Its interactions and people are looked up and created
             # first, so the loop below only hits the address cache.
             identities = self._interaction_ids([decision for _, decision in stored])
-            self._resolve_people(address for _, decision in stored
-                                 for address in decision.participants)
-            self._spell_as_senders(decision.sender for _, decision in stored)
+            senders = {decision.sender.email: decision.sender.written or decision.sender.email
+                       for _, decision in reversed(stored) if decision.sender is not None}
+            self._resolve_people((address for _, decision in stored
+                                  for address in decision.participants), senders)
+            self._spell_as_senders(senders)
             links = Links()
             observations: list[tuple[str, str, int]] = []
             for (source_id, decision), (interaction_id, created) in zip(stored, identities,
@@ -88,13 +90,12 @@ class WriterMixin(UpcomingMixin):
                 db.execute("UPDATE sources SET cursor = ? WHERE name = ?", (cursor, source))
         return new_contacts
 
-    def _spell_as_senders(self, senders: Iterable[Address | None]) -> None:
-        """Show an address as its owner wrote it in a From header: that spelling replaces the
-        first one seen (say in someone's Cc), once per address."""
-        spelled: dict[str, str] = {}
-        for sender in senders:
-            if sender is not None and sender.email not in self._spelled_by_sender:
-                spelled.setdefault(sender.email, sender.written or sender.email)
+    def _spell_as_senders(self, senders: Mapping[str, str]) -> None:
+        """Show an address as its owner wrote it in a From header (``senders``: address ->
+        spelling): that spelling replaces the first one seen (say in someone's Cc), once per
+        address and process. Addresses created in this page already have it."""
+        spelled = {email: written for email, written in senders.items()
+                   if email not in self._spelled_by_sender}
         if spelled:
             self._db.executemany("UPDATE addresses SET written = ?, written_by_sender = 1 "
                                  "WHERE address = ? AND written_by_sender = 0",
