@@ -129,7 +129,7 @@ def alert_check(directory: Path, people: int) -> None:
             database.executemany(
                 "INSERT INTO people(id, name, tracked, every_days) VALUES (?, ?, 1, 30)",
                 [(index, f"Person {index}") for index in range(1, people + 1)])
-            database.executemany("INSERT INTO addresses VALUES (?, ?)",
+            database.executemany("INSERT INTO addresses(address, person_id) VALUES (?, ?)",
                                  [(f"p{index}@example.com", index)
                                   for index in range(1, people + 1)])
             database.executemany(

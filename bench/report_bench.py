@@ -54,7 +54,7 @@ def build(state: Path, people: int, contacts: int, tracked: int, busy_share: flo
                        ((i, f"Person {i}", int(i <= tracked),
                          ("close" if i % 3 else "friends") if i <= tracked else None)
                         for i in range(1, people + 1)))
-        db.executemany("INSERT INTO addresses VALUES (?, ?)",
+        db.executemany("INSERT INTO addresses(address, person_id) VALUES (?, ?)",
                        ((f"person{i}@example.com", i) for i in range(1, people + 1)))
 
         def rows():
@@ -71,8 +71,9 @@ def build(state: Path, people: int, contacts: int, tracked: int, busy_share: flo
         db.executemany("INSERT INTO raw VALUES (?, ?, ?, ?)", rows())
         db.execute("INSERT INTO interactions(id, key, at, direction, counts, rule, reason) "
                    "SELECT id, 'k' || id, at, direction, 1, direction, 'bench' FROM raw")
-        db.execute("INSERT INTO contacts(interaction_id, person_id, at, direction, counts) "
-                   "SELECT id, person, at, direction, 1 FROM raw")
+        db.execute("INSERT INTO contacts(interaction_id, address, person_id, at, direction, "
+                   "counts, address_counts) SELECT id, 'person' || person || '@example.com', "
+                   "person, at, direction, 1, 1 FROM raw")
         db.execute(
             "INSERT INTO person_stats(person_id, last_outgoing, last_incoming, last_meeting, "
             "last_contact, first_contact, interactions, inferred_days) SELECT person_id, "

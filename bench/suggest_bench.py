@@ -56,15 +56,16 @@ def build(state: Path, people: int, contacts: int, tracked: int) -> None:
         db.executemany("INSERT INTO people(id, name, tracked, tier) VALUES (?, ?, ?, ?)",
                        ((i, f"Person {i}", int(i <= tracked), "close" if i % 3 else "friends")
                         for i in range(1, people + 1)))
-        db.executemany("INSERT INTO addresses VALUES (?, ?)",
+        db.executemany("INSERT INTO addresses(address, person_id) VALUES (?, ?)",
                        ((f"person{i}@example.com", i) for i in range(1, people + 1)))
         db.executemany("INSERT INTO interactions(id, key, at, direction, counts, rule, reason) "
                        "VALUES (?, ?, ?, ?, 1, ?, 'a reason')",
                        ((i, f"k{i}", now - rng.randrange(0, 3 * 365 * 86400), direction(i),
                          direction(i)) for i in range(1, contacts + 1)))
-        db.execute("INSERT INTO contacts(interaction_id, person_id, at, direction, counts, "
-                   "participants) SELECT id, (id - 1) % ? + 1, at, direction, 1, id % 5 + 1 "
-                   "FROM interactions", (people,))
+        db.execute("INSERT INTO contacts(interaction_id, address, person_id, at, direction, "
+                   "counts, participants, address_counts) SELECT id, 'person' || "
+                   "((id - 1) % ?1 + 1) || '@example.com', (id - 1) % ?1 + 1, at, direction, 1, "
+                   "id % 5 + 1, 1 FROM interactions", (people,))
         db.execute("INSERT INTO person_stats(person_id, last_outgoing, last_incoming, "
                    "last_meeting, last_contact, first_contact, interactions, rhythm_dirty) "
                    "SELECT person_id, max(CASE WHEN direction = 'outgoing' THEN at END), "

@@ -222,7 +222,7 @@ def _recently_alerted(tie: Tie, last: datetime | None, policy: AlertPolicy,
 def make_alert(tie: Tie, now: datetime) -> Alert:
     """Return the alert for one quiet tie, with its user-facing text."""
     person = tie.person
-    name = person.name or (person.addresses[0] if person.addresses else f"person #{person.id}")
+    name = person.name or (person.shown[0] if person.addresses else f"person #{person.id}")
     since = (now - person.last_contact).days if person.last_contact else 0
     body = f"{since} days since you last talked"
     if tie.cadence is not None:

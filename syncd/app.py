@@ -17,6 +17,7 @@ from syncd.activity import MonthActivity, fill_months, month_window
 from syncd.cards import TierMap, birthday_window, birthdays_within
 from syncd.choices import Choice, ChoiceJournal
 from syncd.config import Config, SourceConfig, line_of_ignore_pattern, line_of_person
+from syncd.duplicates import Candidate, Duplicate, duplicates
 from syncd.errors import AmbiguousPerson, PersonNotFound, SetInConfig, UsageError
 from syncd.model import PersonRow
 from syncd.paths import private_directory
@@ -261,7 +262,7 @@ class App:
         row = self.store.person(person_id)
         if row is None:
             return f"#{person_id}"
-        first = row.addresses[0] if row.addresses else f"#{row.id}"
+        first = row.shown[0] if row.addresses else f"#{row.id}"
         return f"{row.name} <{first}>" if row.name and row.addresses else (row.name or first)
 
     def _suggestions(self, text: str) -> list[str]:
@@ -373,6 +374,95 @@ class App:
         self._record(Choice(kind="done", name=person.name, addresses=person.addresses,
                             at=_iso(at), note=note, key=uuid.uuid4().hex), person.id)
 
+    def merge(self, people: Sequence[PersonRow]) -> PersonRow:
+        """Merge ``people`` into the first of them (see :meth:`Store.merge`) and return it.
+
+        Raise :class:`UsageError` (changing nothing) for fewer than two people or a person
+        named twice. Journaled, so a rebuilt database merges them again.
+        """
+        if len(people) < 2:
+            raise UsageError("syncd merge needs two or more people; name them by #id, address "
+                             "or name")
+        seen: dict[int, PersonRow] = {}
+        for row in people:
+            if row.id in seen:
+                raise UsageError(f"{self._label(row.id)} is named twice; a person cannot be "
+                                 "merged with themself, name two different people")
+            seen[row.id] = row
+        name = next((row.name for row in people if row.name), "")
+        addresses = tuple(address for row in people for address in row.addresses)
+        self._record(Choice(kind="merge", name=name, addresses=addresses))
+        merged = self.store.person(people[0].id)
+        assert merged is not None
+        log.info("merged %d people into #%d (%d addresses)", len(people), merged.id,
+                 len(merged.addresses))
+        return merged
+
+    def split(self, person: PersonRow, address: str) -> PersonRow:
+        """Give ``address`` of ``person`` its own person and return the new one.
+
+        Raise :class:`UsageError` (changing nothing) when the address is not theirs or is
+        their last one, :class:`SetInConfig` for a person of ``[[people]]``. Journaled.
+        """
+        from syncd.addresses import normalize_address
+
+        canonical = normalize_address(address) or address.strip().lower()
+        if canonical not in person.addresses:
+            raise UsageError(f"{address} is not an address of {self._label(person.id)} (theirs: "
+                             f"{', '.join(person.addresses) or 'none'}); give one of those")
+        if len(person.addresses) < 2:
+            raise UsageError(f"{address} is the only address of {self._label(person.id)}; a "
+                             "split needs a person with two or more addresses")
+        self.refuse_if_configured(person)
+        self._record(Choice(kind="split", name=person.name, addresses=(canonical,)))
+        owner = self.store.owner_of(canonical)
+        assert owner is not None
+        new = self.store.person(owner)
+        assert new is not None
+        log.info("split %s off #%d into #%d", canonical, person.id, new.id)
+        return new
+
+    def duplicates(self) -> list[Duplicate]:
+        """Return merge suggestions (syncd.duplicates) among tracked and counted people, my
+        own addresses, ignored people and automated senders left out. Applies nothing."""
+        mine = self.store.my_addresses()
+        people: dict[int, tuple[str, list[str], list[str]]] = {}
+        for person_id, name, address, written in self.store.identity_candidates():
+            if address in mine or is_automated_address(address):
+                continue
+            entry = people.setdefault(person_id, (name, [], []))
+            entry[1].append(address)
+            entry[2].append(written)
+        return duplicates(Candidate(person_id, name, tuple(addresses), tuple(written))
+                          for person_id, (name, addresses, written) in people.items())
+
+    def _ignored_address(self) -> Callable[[str], bool]:
+        """Return whether an ignore pattern (config or syncd ignore) matches an address."""
+        return AddressPatterns([*self.config.rules.ignore,
+                                *self.store.ignore_patterns()]).matches
+
+    def _apply_identity(self, choice: Choice) -> None:
+        """Apply a merge or split choice (idempotent: a replay of one applied changes nothing).
+        Their stats, strength and rhythm are recomputed from contacts at once."""
+        from syncd.engine import refresh_rhythms
+
+        store = self.store
+        if choice.kind == "merge":
+            owners = list(dict.fromkeys(owner for address in choice.addresses
+                                        if (owner := store.owner_of(address)) is not None))
+            if not owners:
+                store.person_with_addresses(choice.name, choice.addresses)
+                return
+            if len(owners) > 1:
+                store.merge(owners)
+            store.add_addresses(owners[0], choice.addresses)
+        elif choice.kind == "split" and choice.addresses:
+            owner = store.owner_of(choice.addresses[0])
+            if owner is None or len(store.addresses_of(owner)) < 2:
+                return
+            store.split(owner, choice.addresses[0], self._ignored_address())
+        refresh_rhythms(store)
+
     def ignore(self, pattern: str) -> IgnoreResult:
         """Never count ``pattern`` again; say who it hides and whom it should not match."""
         matches = AddressPatterns([pattern]).matches
@@ -437,6 +527,9 @@ class App:
                 return store.mark_ignored(AddressPatterns([pattern]).matches)
             return store.unmark_ignored(AddressPatterns(listed).matches if listed
                                         else (lambda address: False))
+        if choice.kind in ("merge", "split"):
+            self._apply_identity(choice)
+            return []
         if person_id is None:
             if not choice.addresses:
                 return []

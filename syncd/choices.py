@@ -1,7 +1,9 @@
 """The choices journal: what the user decided on the command line, kept beside the database.
 
-``track``, ``untrack``, ``snooze``, ``done``, ``ignore`` and ``unignore`` (and the *Snooze* and
-*Done* actions of a notification) are the only state that no source can give back. Each is
+``track``, ``untrack``, ``snooze``, ``done``, ``ignore``, ``unignore``, ``merge`` and ``split``
+(and the *Snooze* and *Done* actions of a notification) are the only state that no source can
+give back. A ``merge`` line lists every address of the merged people, the first person's
+first; a ``split`` line names the one address split off. Each is
 appended to ``STATE_DIR/choices.jsonl`` (one JSON object a line, file 0600) before it is applied
 to the database, and the database remembers how many lines it has applied. A new or rebuilt
 database (the old one moved away after corruption, then ``syncd sync --full``) replays the
@@ -25,8 +27,9 @@ log = logging.getLogger(__name__)
 JOURNAL_NAME = "choices.jsonl"
 #: What a rebuilt database gets back from the journal, and what it does not (for messages).
 KEPT = ("tracked people with their tier or cadence, snoozes, contacts logged with syncd done, "
-        "and ignore patterns")
-KINDS = frozenset({"track", "untrack", "snooze", "done", "ignore", "unignore"})
+        "ignore patterns, and merges and splits of people")
+KINDS = frozenset({"track", "untrack", "snooze", "done", "ignore", "unignore", "merge",
+                   "split"})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

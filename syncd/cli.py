@@ -493,12 +493,17 @@ def suggest(context: Context, limit: int, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--all", "everyone", is_flag=True,
               help="Everyone with a counted contact, one-way correspondents included.")
+@click.option("--duplicates", "duplicates", is_flag=True,
+              help="Who may be one person at several addresses (merge with syncd merge).")
 @pass_context
-def people(context: Context, as_json: bool, everyone: bool) -> None:
-    """Tracked people (or everyone with --all)."""
+def people(context: Context, as_json: bool, everyone: bool, duplicates: bool) -> None:
+    """Tracked people (or everyone with --all, or merge suggestions with --duplicates)."""
     from syncd.render import TIE_HEADERS, tie_json, tie_row
 
     app = context.app()
+    if duplicates:
+        _print_duplicates(app, as_json)
+        return
     ties = app.people(everyone)
     if as_json:
         _echo_json([tie_json(tie) for tie in ties])
@@ -508,6 +513,22 @@ def people(context: Context, as_json: bool, everyone: bool) -> None:
     now = app.clock()
     _print_table("people", TIE_HEADERS, [tie_row(tie, now, app.config.timezone)
                                          for tie in ties])
+
+
+def _print_duplicates(app: Any, as_json: bool) -> None:
+    found = app.duplicates()
+    if as_json:
+        _echo_json([{"people": list(found_one.people), "addresses": list(found_one.addresses),
+                     "reason": found_one.reason} for found_one in found])
+        return
+    if not found:
+        click.echo("no likely duplicates: no two people share a name, a local part at related "
+                   "domains, or a name and a local part")
+        return
+    _print_table("possible duplicates (merge with: syncd merge #ID #ID)",
+                 ["people", "addresses", "reason"],
+                 [[" ".join(f"#{person_id}" for person_id in found_one.people),
+                   ", ".join(found_one.addresses), found_one.reason] for found_one in found])
 
 
 @cli.command()
@@ -574,7 +595,7 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
         return
     zone = app.config.timezone
     click.echo(f"{_name(row)} (#{row.id})")
-    click.echo(f"  addresses: {', '.join(row.addresses)}")
+    click.echo(f"  addresses: {', '.join(row.shown)}")
     tracked_by = app.store.tracked_by(row.id)
     click.echo(f"  tracked: {'yes' if row.tracked else 'no'}"
                + (f", tier {row.tier}" if row.tier else "")
@@ -632,7 +653,7 @@ def _duration(text: str, hint: str) -> timedelta:
 
 def _name(row: Any) -> str:
     """Return how a person is named in messages: their name, else their first address."""
-    return str(row.name or (row.addresses[0] if row.addresses else f"#{row.id}"))
+    return str(row.name or (row.shown[0] if row.addresses else f"#{row.id}"))
 
 
 def _local(moment: datetime | None, app: Any) -> str:
@@ -678,6 +699,41 @@ def untrack(context: Context, person: str) -> None:
     row = app.find_person(person)
     app.untrack(row)
     click.echo(f"no longer tracking {_name(row)}")
+
+
+def _identity_person(app: Any, query: str) -> Any:
+    """Return the person ``query`` names for merge/split; an unknown or ambiguous one is a
+    refusal (exit 2) like the other bad merges and splits: nothing has changed yet."""
+    from syncd.errors import AmbiguousPerson, PersonNotFound, UsageError
+
+    try:
+        return app.find_person(query)
+    except (PersonNotFound, AmbiguousPerson) as error:
+        raise UsageError(f"{error}; nothing was changed") from None
+
+
+@cli.command(epilog=PERSON_HELP)
+@click.argument("people", nargs=-1, required=True)
+@pass_context
+def merge(context: Context, people: tuple[str, ...]) -> None:
+    """Make several people one (the first keeps its id); all history follows."""
+    app = context.app()
+    rows = [_identity_person(app, person) for person in people]
+    merged = app.merge(rows)
+    click.echo(f"merged {len(rows)} people into {_name(merged)} (#{merged.id}): "
+               f"{', '.join(merged.shown)}")
+
+
+@cli.command(epilog=PERSON_HELP)
+@click.argument("person")
+@click.argument("address")
+@pass_context
+def split(context: Context, person: str, address: str) -> None:
+    """Give one address of a person its own person again, with its own history."""
+    app = context.app()
+    row = _identity_person(app, person)
+    new = app.split(row, address)
+    click.echo(f"split {new.shown[0]} off {_name(row)}: now {_name(new)} (#{new.id})")
 
 
 @cli.command(epilog=PERSON_HELP)

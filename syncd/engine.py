@@ -328,11 +328,16 @@ class Engine:
     def refresh_rhythms(self) -> None:
         """Recompute the history, lasting strength and inferred rhythm of everyone whose
         contacts changed (syncd.strength, syncd.ties)."""
-        histories = self.store.refresh_histories()
-        self.store.set_strengths((person_id, lasting_score(history))
-                                 for person_id, history in histories)
-        self.store.clear_rhythms(fewer_contacts_than=MIN_CONTACT_DAYS)
-        stale = self.store.dirty_rhythms()
-        if stale:
-            self.store.set_rhythms((person_id, infer_rhythm(times)) for person_id, times in stale)
+        refresh_rhythms(self.store)
+
+
+def refresh_rhythms(store: Store) -> None:
+    """Recompute the history, lasting strength and inferred rhythm of everyone whose contacts
+    changed (marked ``rhythm_dirty``): after a sync, a revisit, a merge or a split."""
+    histories = store.refresh_histories()
+    store.set_strengths((person_id, lasting_score(history)) for person_id, history in histories)
+    store.clear_rhythms(fewer_contacts_than=MIN_CONTACT_DAYS)
+    stale = store.dirty_rhythms()
+    if stale:
+        store.set_rhythms((person_id, infer_rhythm(times)) for person_id, times in stale)
 

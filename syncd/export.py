@@ -78,8 +78,8 @@ def to_vcard(people: Exported) -> str:
         person = tie.person
         if not person.addresses:
             continue
-        lines = ["BEGIN:VCARD", "VERSION:4.0", f"FN:{_text(person.name or person.addresses[0])}"]
-        lines += [f"EMAIL:{_text(address)}" for address in person.addresses]
+        lines = ["BEGIN:VCARD", "VERSION:4.0", f"FN:{_text(person.name or person.shown[0])}"]
+        lines += [f"EMAIL:{_text(address)}" for address in person.shown]
         if person.tier:
             lines.append(f"CATEGORIES:{_text(person.tier)}")
         extras = {"X-SYNCD-TRACKED-BY": choices.tracked_by if person.tracked else None,

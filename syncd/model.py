@@ -48,10 +48,15 @@ class Direction(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Address:
-    """A normalised e-mail address with the display name it came with (may be empty)."""
+    """A normalised e-mail address with the display name it came with (may be empty).
+
+    ``written`` is the spelling it came in (``Meher.T@gmail.com``; empty when unknown): shown
+    to the user, never compared (``email`` is for matching).
+    """
 
     email: str
     name: str = ""
+    written: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -170,6 +175,8 @@ class Decision:
     counted: tuple[Address, ...] = ()
     participants: tuple[Address, ...] = ()
     dedupe_key: str = ""
+    #: The sender when it is one of ``participants`` (their own spelling is the one shown).
+    sender: Address | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,6 +198,14 @@ class PersonRow:
     first_contact: datetime | None
     interactions: int
     inferred_days: float | None
+    #: The addresses as the person wrote them, in the order of ``addresses`` (shown to the
+    #: user; ``addresses`` are canonical, for matching). Empty: show ``addresses``.
+    written: tuple[str, ...] = ()
+
+    @property
+    def shown(self) -> tuple[str, ...]:
+        """The addresses to show: as written, else canonical."""
+        return self.written or self.addresses
 
 
 @dataclass(frozen=True, slots=True)

@@ -283,17 +283,18 @@ def _message(*values: Any) -> Message:
     return record
 
 
-def _address(email: str, name: str) -> Address:
+def _address(email: str, name: str, written: str) -> Address:
     address = object.__new__(Address)
     object.__setattr__(address, "email", email)
     object.__setattr__(address, "name", name)
+    object.__setattr__(address, "written", written)
     return address
 
 
 _DISPATCH: dict[type, Callable[[Any], Any]] = {
     **copyreg.dispatch_table,
     Message: lambda record: (_message, _message_fields(record)),
-    Address: lambda address: (_address, (address.email, address.name)),
+    Address: lambda address: (_address, (address.email, address.name, address.written)),
 }
 
 

@@ -93,7 +93,8 @@ def tie_json(tie: Tie) -> dict[str, Any]:
     return {
         "id": person.id,
         "name": person.name,
-        "addresses": list(person.addresses),
+        "addresses": list(person.shown),
+        "canonical_addresses": list(person.addresses),
         "tracked": person.tracked,
         "tier": person.tier,
         "cadence_days": _days(tie.cadence),
@@ -118,7 +119,7 @@ def tie_json(tie: Tie) -> dict[str, Any]:
 def display_name(tie: Tie) -> str:
     """Return the name to show, falling back to the first address."""
     person = tie.person
-    return person.name or (person.addresses[0] if person.addresses else f"#{person.id}")
+    return person.name or (person.shown[0] if person.addresses else f"#{person.id}")
 
 
 def ago(moment: datetime | None, now: datetime) -> str:
@@ -225,7 +226,7 @@ def suggestion_json(suggestion: Suggestion) -> dict[str, Any]:
 def suggestion_row(suggestion: Suggestion) -> list[str]:
     """Return one row of the suggestion table (the id is what ``syncd track`` takes)."""
     person = suggestion.tie.person
-    return [f"#{person.id}", person.name, person.addresses[0] if person.addresses else "",
+    return [f"#{person.id}", person.name, person.shown[0] if person.addresses else "",
             str(suggestion.strength.score), suggestion.strength.why]
 
 

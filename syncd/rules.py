@@ -161,7 +161,8 @@ def classify_message(message: Message, mine: Callable[[str], bool], rules: Rules
 
     def verdict(counts: bool, rule: str, reason: str,
                 counted: Sequence[Address] = ()) -> Decision:
-        return Decision(counts, rule, reason, direction, at, tuple(counted), others, key)
+        return Decision(counts, rule, reason, direction, at, tuple(counted), others, key,
+                        None if outgoing else sender)
 
     if at is None:
         return verdict(False, "no_date", "no usable date (no Date header and no delivery time)")

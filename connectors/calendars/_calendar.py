@@ -146,7 +146,7 @@ def _address(value: Any) -> Address | None:
         return None
     params = getattr(value, "params", {})
     name = str(params.get("CN", "")).strip().strip('"')
-    return Address(email, name)
+    return Address(email, name, text.strip())
 
 
 def _attendees(component: Any) -> tuple[Attendee, ...]:
@@ -451,7 +451,7 @@ class _Addresses:
         email = normalize_address(text)
         if email is None:
             return None, found
-        return Address(email, found.get("CN", "").strip().strip('"')), found
+        return Address(email, found.get("CN", "").strip().strip('"'), text.strip()), found
 
     def attendee(self, line: str) -> Attendee | None:
         try:

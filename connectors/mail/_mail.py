@@ -267,7 +267,8 @@ def _parse_addresses(value: str) -> tuple[Address, ...]:
         if email is None or email in seen:
             continue
         seen.add(email)
-        result.append(Address(email, _display_name(name) if name else ""))
+        result.append(Address(email, _display_name(name) if name else "",
+                              raw_address.strip().strip("<>").strip()))
     return tuple(result)
 
 

@@ -6,7 +6,7 @@ People are created as addresses are first seen (named after the first display na
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from syncd.model import Address, Decision
 from syncd.store.schema import to_epoch
@@ -80,17 +80,23 @@ class IdentityMixin(StatsMixin):
                              "rule = ?, reason = ? WHERE id = ?", upgraded)
         return result
 
-    def _resolve_people(self, addresses: Iterable[Address]) -> None:
+    def _resolve_people(self, addresses: Iterable[Address],
+                        senders: Mapping[str, str] | None = None) -> None:
         """Put every one of ``addresses`` in the address cache (see :meth:`person_for_address`):
         new people are named after the first display name seen, unnamed ones get the first
-        name seen. One lookup per 500 addresses and one insert per table for the new ones."""
+        name seen. One lookup per 500 addresses and one insert per table for the new ones.
+        A new address is spelled as it was written, as sender when ``senders`` (address ->
+        spelling) has it, else as first seen."""
         wanted: dict[str, str] = {}  # address -> the first display name seen ('' if none)
+        written: dict[str, str] = {}  # address -> the first spelling seen
         for address in addresses:
             cached = self._people_by_address.get(address.email)
             if cached is not None and (cached[1] or not address.name):
                 continue
             if not wanted.get(address.email):
                 wanted[address.email] = address.name
+            if address.email not in written:
+                written[address.email] = address.written or address.email
         if not wanted:
             return
         emails = list(wanted)
@@ -98,7 +104,7 @@ class IdentityMixin(StatsMixin):
         for offset in range(0, len(emails), _LOOKUP_CHUNK):
             chunk = emails[offset:offset + _LOOKUP_CHUNK]
             for email, person_id, named in self._db.execute(
-                    "SELECT address, person_id, name != '' FROM addresses JOIN people ON "
+                    "SELECT address, person_id, people.name != '' FROM addresses JOIN people ON "
                     f"people.id = person_id WHERE address IN ({','.join('?' * len(chunk))})",
                     chunk):
                 found[email] = (person_id, bool(named))
@@ -117,9 +123,14 @@ class IdentityMixin(StatsMixin):
                 self._people_by_address[email] = (next_id, bool(name))
                 next_id += 1
         self._db.executemany("INSERT INTO people(id, name) VALUES (?, ?)", people)
-        self._db.executemany("INSERT INTO addresses VALUES (?, ?)",
-                             [(email, self._people_by_address[email][0])
-                              for email in wanted if email not in found])
+        senders = senders or {}
+        created = [email for email in wanted if email not in found]
+        self._db.executemany("INSERT INTO addresses(address, person_id, written, name, "
+                             "written_by_sender) VALUES (?, ?, ?, ?, ?)",
+                             [(email, self._people_by_address[email][0],
+                               senders.get(email) or written[email], wanted[email],
+                               int(email in senders)) for email in created])
+        self._spelled_by_sender.update(email for email in created if email in senders)
 
     def person_for_address(self, address: Address) -> int:
         """Return the person id for ``address``, creating a person named after it if new.
@@ -135,8 +146,8 @@ class IdentityMixin(StatsMixin):
     def merge_addresses(self, name: str, addresses: Sequence[str]) -> int:
         """Make ``addresses`` one person called ``name`` and return its id (in a transaction).
 
-        People that held some of the addresses are merged into it: their contacts move, their
-        stats are rebuilt, and a person left without addresses is deleted.
+        People that held some of the addresses are merged into the first of them
+        (:meth:`merge_people`); unknown addresses join it. Nobody holding any: a new person.
         """
         self._people_by_address.clear()
         owners: list[int] = []
@@ -151,19 +162,74 @@ class IdentityMixin(StatsMixin):
             target = int(self._db.execute("INSERT INTO people(name) VALUES (?)",
                                           (name,)).lastrowid or 0)
         self._db.execute("UPDATE people SET name = ? WHERE id = ?", (name, target))
-        for address in addresses:
-            self._db.execute("INSERT OR REPLACE INTO addresses VALUES (?, ?)", (address, target))
-        for other in owners[1:]:
-            self._db.execute("UPDATE OR IGNORE contacts SET person_id = ? WHERE person_id = ?",
-                             (target, other))
-            self._db.execute("DELETE FROM contacts WHERE person_id = ?", (other,))
-            remaining = self._db.execute("SELECT count(*) FROM addresses WHERE person_id = ?",
-                                         (other,)).fetchone()[0]
-            if remaining == 0:
-                self._db.execute("DELETE FROM people WHERE id = ?", (other,))
-                self._db.execute("DELETE FROM person_stats WHERE person_id = ?", (other,))
-            else:
-                self.rebuild_stats([other])
+        self._db.executemany("INSERT OR IGNORE INTO addresses(address, person_id) VALUES (?, ?)",
+                             [(address, target) for address in addresses])
         if len(owners) > 1:
-            self.rebuild_stats([target])
+            self.merge_people(target, owners[1:])
         return target
+
+    def merge_people(self, target: int, others: Sequence[int]) -> None:
+        """Make ``others`` part of ``target`` (inside a transaction): their addresses, contacts,
+        upcoming meetings, alerts and address-book cards move; their rows go; the stats of
+        ``target`` are recomputed from contacts (:meth:`recount`). The caller settles tracking
+        first."""
+        self._people_by_address.clear()
+        ids = [person_id for person_id in dict.fromkeys(others) if person_id != target]
+        if not ids:
+            return
+        marks = ",".join("?" * len(ids))
+        db = self._db
+        db.execute(f"UPDATE addresses SET person_id = ? WHERE person_id IN ({marks})",
+                   (target, *ids))
+        db.execute(f"UPDATE contacts SET person_id = ? WHERE person_id IN ({marks})",
+                   (target, *ids))
+        db.execute(f"UPDATE OR IGNORE upcoming SET person_id = ? WHERE person_id IN ({marks})",
+                   (target, *ids))
+        db.execute(f"DELETE FROM upcoming WHERE person_id IN ({marks})", ids)
+        db.execute(f"UPDATE alerts SET person_id = ? WHERE person_id IN ({marks})",
+                   (target, *ids))
+        db.execute(f"UPDATE cards SET person_id = ? WHERE person_id IN ({marks})",
+                   (target, *ids))
+        db.execute(f"DELETE FROM people WHERE id IN ({marks})", ids)
+        db.execute(f"DELETE FROM person_stats WHERE person_id IN ({marks})", ids)
+        self.recount([target])
+
+    def split_address(self, person_id: int, address: str) -> int:
+        """Give ``address`` of ``person_id`` its own new person, with exactly the contacts it
+        had, and return the new id (inside a transaction). Both people's stats are recomputed
+        from contacts. Upcoming meetings and alerts stay with ``person_id``."""
+        self._people_by_address.clear()
+        db = self._db
+        row = db.execute("SELECT coalesce(name, '') FROM addresses WHERE address = ?",
+                         (address,)).fetchone()
+        new_id = int(db.execute("INSERT INTO people(name) VALUES (?)",
+                                (row[0] if row else "",)).lastrowid or 0)
+        db.execute("UPDATE addresses SET person_id = ? WHERE address = ?", (new_id, address))
+        db.execute("UPDATE contacts SET person_id = ? WHERE person_id = ? AND address = ?",
+                   (new_id, person_id, address))
+        self.recount([person_id, new_id])
+        return new_id
+
+    def recount(self, person_ids: Sequence[int]) -> None:
+        """Re-choose each person's ONE counting row per interaction (their first address that
+        counted) and rebuild their stats from contacts (inside a transaction); their history,
+        strength and rhythm are marked for the next refresh."""
+        for person_id in person_ids:
+            # Demote every counting row with a counting row of a smaller address of the same
+            # person on the same interaction (the smallest is never demoted, whatever order
+            # the rows are visited in); then promote the smallest counted address of any
+            # interaction left without a counting row (a split took it away). Both walk the
+            # person's rows in the contacts_person index and probe the primary key, so a
+            # merge never scans the whole table.
+            self._db.execute(
+                "UPDATE contacts SET counts = 0 WHERE person_id = ?1 AND counts = 1 AND EXISTS "
+                "(SELECT 1 FROM contacts d WHERE d.interaction_id = contacts.interaction_id "
+                "AND d.person_id = ?1 AND d.counts = 1 AND d.address < contacts.address)",
+                (person_id,))
+            self._db.execute(
+                "UPDATE contacts SET counts = 1 WHERE person_id = ?1 AND counts = 0 "
+                "AND address_counts = 1 AND NOT EXISTS (SELECT 1 FROM contacts d WHERE "
+                "d.interaction_id = contacts.interaction_id AND d.person_id = ?1 AND "
+                "(d.counts = 1 OR (d.address_counts = 1 AND d.address < contacts.address)))",
+                (person_id,))
+        self.rebuild_stats(person_ids)

@@ -44,9 +44,11 @@ class QueriesMixin(StoreBase):
             f"LEFT JOIN person_stats s ON s.person_id = p.id WHERE {where}",
             parameters).fetchall()
         addresses: dict[int, list[str]] = {}
+        written: dict[int, list[str]] = {}
         if len(rows) > 5_000:
             pairs = self._db.execute(
-                "SELECT person_id, address FROM addresses ORDER BY address").fetchall()
+                "SELECT person_id, address, coalesce(written, address) FROM addresses "
+                "ORDER BY address").fetchall()
         else:
             # Only their addresses, by index, 500 people a statement: `syncd due` with 1,000
             # tracked of 50,000 people reads 2,000 index rows instead of every address.
@@ -54,15 +56,17 @@ class QueriesMixin(StoreBase):
             for start in range(0, len(rows), 500):
                 ids = [row[0] for row in rows[start:start + 500]]
                 pairs += self._db.execute(
-                    "SELECT person_id, address FROM addresses "
+                    "SELECT person_id, address, coalesce(written, address) FROM addresses "
                     f"WHERE person_id IN ({','.join('?' * len(ids))}) ORDER BY address",
                     ids).fetchall()
-        for person_id, address in pairs:
+        for person_id, address, spelling in pairs:
             addresses.setdefault(person_id, []).append(address)
+            written.setdefault(person_id, []).append(spelling)
         return [PersonRow(row[0], row[1], tuple(addresses.get(row[0], ())), bool(row[2]),
                           row[3], row[4], from_epoch(row[5]), from_epoch(row[6]),
                           from_epoch(row[7]), from_epoch(row[8]), from_epoch(row[9]),
-                          from_epoch(row[10]), from_epoch(row[11]), row[12], row[13])
+                          from_epoch(row[10]), from_epoch(row[11]), row[12], row[13],
+                          tuple(written.get(row[0], ())))
                 for row in rows]
 
     def tracked_count(self) -> int:
@@ -194,7 +198,11 @@ class QueriesMixin(StoreBase):
             "JOIN people p ON p.id = o.person_id WHERE o.interaction_id = c.interaction_id "
             "AND o.counts = 1 AND o.person_id != c.person_id) END "
             "FROM contacts c JOIN interactions i ON i.id = c.interaction_id "
-            f"WHERE c.person_id = ? {condition} ORDER BY i.at DESC LIMIT ?",
+            # One row per interaction: the person's counting row, else their first address's.
+            "WHERE c.person_id = ? AND NOT EXISTS (SELECT 1 FROM contacts d WHERE "
+            "d.interaction_id = c.interaction_id AND d.person_id = c.person_id AND "
+            "(d.counts > c.counts OR (d.counts = c.counts AND d.address < c.address))) "
+            f"{condition} ORDER BY i.at DESC LIMIT ?",
             (person_id, limit)).fetchall()
         return [TimelineEntry(from_epoch(at), direction, bool(counts), rule, reason, note,
                               bool(interaction_counts), participants,

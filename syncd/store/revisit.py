@@ -62,31 +62,41 @@ class RevisitMixin(IdentityMixin):
                 if not found:
                     continue
                 chosen = next((decision for decision in found if decision.counts), found[0])
-                #: person id -> (at, direction, counts, participants), as apply writes them
-                contacts: dict[int, tuple[int | None, str | None, int, int]] = {}
+                #: address -> (person id, at, direction, counts, participants, address_counts)
+                #: as apply writes them: one counting row per person (schema migration 9)
+                contacts: dict[str, tuple[int, int | None, str | None, int, int, int]] = {}
                 for decision in found:
                     counted = {address.email for address in decision.counted}
                     for address in decision.participants:
                         person_id = self.person_for_address(address)
                         counts = int(address.email in counted)
-                        if person_id not in contacts or counts > contacts[person_id][2]:
-                            contacts[person_id] = (
-                                to_epoch(decision.at),
+                        if address.email not in contacts or counts > contacts[address.email][5]:
+                            contacts[address.email] = (
+                                person_id, to_epoch(decision.at),
                                 decision.direction.value if decision.direction else None, counts,
-                                len(decision.participants))
+                                len(decision.participants), counts)
+                counting: set[int] = set()
+                for email in sorted(contacts):
+                    person_id, at, direction, counts, participants, own = contacts[email]
+                    for_person = int(bool(own) and person_id not in counting)
+                    if for_person:
+                        counting.add(person_id)
+                    contacts[email] = (person_id, at, direction, for_person, participants, own)
                 before = db.execute(
-                    "SELECT person_id, at, direction, counts, participants FROM contacts WHERE "
-                    "interaction_id = ?", (interaction_id,)).fetchall()
+                    "SELECT address, person_id, at, direction, counts, participants, "
+                    "address_counts FROM contacts WHERE interaction_id = ?",
+                    (interaction_id,)).fetchall()
                 if {row[0]: tuple(row[1:]) for row in before} == contacts:
                     continue
                 changed += 1
-                touched.update(row[0] for row in before)
-                touched.update(contacts)
+                touched.update(row[1] for row in before)
+                touched.update(values[0] for values in contacts.values())
                 db.execute("DELETE FROM contacts WHERE interaction_id = ?", (interaction_id,))
-                db.executemany("INSERT INTO contacts(interaction_id, person_id, at, direction, "
-                               "counts, participants) VALUES (?, ?, ?, ?, ?, ?)",
-                               [(interaction_id, person_id, *values)
-                                for person_id, values in contacts.items()])
+                db.executemany("INSERT INTO contacts(interaction_id, address, person_id, at, "
+                               "direction, counts, participants, address_counts) "
+                               "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                               [(interaction_id, email, *values)
+                                for email, values in contacts.items()])
                 db.execute(
                     "UPDATE interactions SET at = ?, direction = ?, counts = ?, rule = ?, "
                     "reason = ? WHERE id = ?",

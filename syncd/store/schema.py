@@ -6,8 +6,10 @@ Why the schema looks like this:
   logged call), keyed by its *dedupe key*, so the same Message-ID seen in two folders or two
   sources is one interaction. ``observations`` maps every (source, source id) to it: that is
   what makes re-syncing idempotent and lets connectors ask "have I stored this already?".
-- ``contacts`` links an interaction to each person it involved, with ``counts`` telling whether
-  it is proof of contact. Its primary key (interaction, person) is why nothing double-counts.
+- ``contacts`` links an interaction to each address it involved and the person holding it,
+  with ``counts`` telling whether it is proof of contact for that person. Its primary key
+  (interaction, address) and ONE counting row per (interaction, person) are why nothing
+  double-counts (migration 9).
 - ``person_stats`` is derived from ``contacts`` and maintained incrementally as contacts are
   inserted, so ``due`` and ``people`` read one row per person and never scan contacts. It can be
   rebuilt from ``contacts`` at any time (``rebuild_stats``); ``rhythm_dirty`` marks people whose
@@ -233,6 +235,42 @@ _MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX person_stats_last_contact ON person_stats(last_contact)
         WHERE strength IS NOT NULL;
     """,
+    # 9: identity (syncd merge / split). A contact is one (interaction, ADDRESS), and the
+    # person holding the address is a column: a merge is an UPDATE of person_id and a split
+    # can give every address back exactly what it had, even when two addresses of one person
+    # were on one mail. ``address_counts``: whether the interaction counted for the address;
+    # ``counts``: whether it counts for the PERSON, set on ONE of their rows per interaction,
+    # so every sum over ``counts = 1`` still counts one mail once per person.
+    # A database from before this one knew contacts per person only: they are given to the
+    # person's first address (a person merged in [[people]] before this version splits with
+    # that history on the first address). addresses.written: the spelling the person wrote
+    # (meher.t@gmail.com), shown everywhere; address stays the canonical form for matching.
+    # addresses.name: the first display name seen with the address (a split names them).
+    """
+    CREATE TABLE contacts_by_address (
+        interaction_id INTEGER NOT NULL,
+        address TEXT NOT NULL,
+        person_id INTEGER NOT NULL,
+        at INTEGER,
+        direction TEXT,
+        counts INTEGER NOT NULL,
+        participants INTEGER,
+        address_counts INTEGER NOT NULL,
+        PRIMARY KEY (interaction_id, address)
+    ) WITHOUT ROWID;
+    INSERT INTO contacts_by_address
+        SELECT c.interaction_id, coalesce((SELECT min(a.address) FROM addresses a
+                                           WHERE a.person_id = c.person_id),
+                                          '#' || c.person_id),
+               c.person_id, c.at, c.direction, c.counts, c.participants, c.counts
+        FROM contacts c;
+    DROP TABLE contacts;
+    ALTER TABLE contacts_by_address RENAME TO contacts;
+    CREATE INDEX contacts_person ON contacts(person_id, at, counts, direction);
+    ALTER TABLE addresses ADD COLUMN written TEXT;
+    ALTER TABLE addresses ADD COLUMN name TEXT;
+    ALTER TABLE addresses ADD COLUMN written_by_sender INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
@@ -267,6 +305,9 @@ class StoreBase:
         #: so this saves two statements per participant. Only _resolve_people adds to it;
         #: merge_addresses and a rolled-back transaction clear it.
         self._people_by_address: dict[str, tuple[int, bool]] = {}
+        #: Addresses whose spelling is settled as their sender wrote it (see
+        #: WriterMixin._spell_as_senders): one UPDATE per sender and process, not per message.
+        self._spelled_by_sender: set[str] = set()
         #: Set inside :meth:`batch`: apply() then joins the batch's transaction.
         self._batched = False
 

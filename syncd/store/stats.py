@@ -51,8 +51,9 @@ class Links:
     __slots__ = ("contacts", "stats")
 
     def __init__(self) -> None:
-        #: (interaction id, person id, at, direction, counts, participants)
-        self.contacts: list[tuple[int, int, int | None, str | None, int, int]] = []
+        #: (interaction id, address, person id, at, direction, counts, participants,
+        #: address_counts)
+        self.contacts: list[tuple[int, str, int, int | None, str | None, int, int, int]] = []
         self.stats: dict[int, tuple[list[int | None], list[int]]] = {}
 
     def count(self, person_id: int, direction: Direction, at: int) -> None:
@@ -79,6 +80,12 @@ class StatsMixin(StoreBase):
         if stats:
             self._db.executemany(_ADD_STATS, [(person_id, *lasts, *totals)
                                               for person_id, (lasts, totals) in stats.items()])
+
+    def first_address(self, person_id: int) -> str:
+        """Return the person's first address (canonical), or ``#ID`` for one without any."""
+        row = self._db.execute("SELECT min(address) FROM addresses WHERE person_id = ?",
+                               (person_id,)).fetchone()
+        return str(row[0]) if row and row[0] is not None else f"#{person_id}"
 
     def _count_contact(self, person_id: int, direction: Direction, at: int) -> None:
         links = Links()
@@ -151,22 +158,18 @@ class StatsMixin(StoreBase):
                 [(days, person_id) for person_id, days in rhythms])
 
     def rebuild_stats(self, person_ids: Iterable[int]) -> None:
-        """Recompute the stats of ``person_ids`` from their contacts (inside a transaction)."""
+        """Recompute the stats of ``person_ids`` from their contacts (inside a transaction).
+
+        One pass over each person's rows of the covering ``contacts_person`` index: a person
+        has ONE counting row per interaction (schema migration 9), so rows are interactions.
+        """
+        lasts = ", ".join(f"max(CASE WHEN direction = '{direction.value}' THEN at END)"
+                          for direction in _LAST_COLUMN)
         for person_id in person_ids:
             self._db.execute("DELETE FROM person_stats WHERE person_id = ?", (person_id,))
-            totals = self._db.execute(
-                "SELECT count(DISTINCT interaction_id), max(at), min(at) FROM contacts "
-                "WHERE person_id = ? AND counts = 1 AND at IS NOT NULL", (person_id,)).fetchone()
-            if not totals[0]:
-                continue
-            values = {column: None for column in _LAST_COLUMN.values()}
-            for direction, last in self._db.execute(
-                    "SELECT direction, max(at) FROM contacts WHERE person_id = ? AND counts = 1 "
-                    "AND at IS NOT NULL GROUP BY direction", (person_id,)):
-                values[_LAST_COLUMN[Direction(direction)]] = last
             self._db.execute(
                 "INSERT INTO person_stats(person_id, last_outgoing, last_incoming, last_meeting, "
                 "last_manual, last_contact, first_contact, interactions, rhythm_dirty) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1)",
-                (person_id, values["last_outgoing"], values["last_incoming"],
-                 values["last_meeting"], values["last_manual"], totals[1], totals[2], totals[0]))
+                f"SELECT person_id, {lasts}, max(at), min(at), count(*), 1 FROM contacts "
+                "WHERE person_id = ?1 AND counts = 1 AND at IS NOT NULL GROUP BY person_id",
+                (person_id,))

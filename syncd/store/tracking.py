@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from syncd.store.identity import IdentityMixin
@@ -79,6 +79,87 @@ class TrackingMixin(IdentityMixin):
         with self.transaction():
             self._db.execute("UPDATE people SET snoozed_until = ? WHERE id = ?",
                              (to_epoch(until), person_id))
+
+    # --- identity: syncd merge / split ------------------------------------------------------
+
+    def merge(self, person_ids: Sequence[int]) -> int:
+        """Make ``person_ids`` one person, the first of them, and return its id (ONE transaction).
+
+        Contacts follow their addresses and the stats are recomputed from them. Tracking
+        (tracked, by whom, tier, cadence, auto_track's reason) is that of a person the config
+        file tracks, else of the first tracked one in the order given; the name is the first
+        non-empty one; the latest snooze stays; "never auto-track" stays when nobody is
+        tracked; an ignored address keeps the merged person ignored unless the config tracks it.
+        """
+        ids = list(dict.fromkeys(person_ids))
+        marks = ",".join("?" * len(ids))
+        with self.transaction():
+            rows = {row[0]: row for row in self._db.execute(
+                "SELECT id, name, tracked, tracked_by, tier, every_days, track_reason, "
+                f"snoozed_until, never_auto, ignored FROM people WHERE id IN ({marks})", ids)}
+            ordered = [rows[person_id] for person_id in ids]
+            tracked = [row for row in ordered if row[2]]
+            keeper = next((row for row in tracked if row[3] == "config"),
+                          tracked[0] if tracked else None)
+            snoozes = [row[7] for row in ordered if row[7] is not None]
+            name = next((row[1] for row in ordered if row[1]), "")
+            if keeper is None:
+                tracking: tuple[object, ...] = (0, None, None, None, None,
+                                                int(any(row[8] for row in ordered)))
+            else:
+                tracking = (1, keeper[3], keeper[4], keeper[5], keeper[6], keeper[8])
+            ignored = int(any(row[9] for row in ordered)
+                          and (keeper is None or keeper[3] != "config"))
+            self._db.execute(
+                "UPDATE people SET name = ?, tracked = ?, tracked_by = ?, tier = ?, "
+                "every_days = ?, track_reason = ?, never_auto = ?, snoozed_until = ?, "
+                "ignored = ? WHERE id = ?",
+                (name, *tracking, max(snoozes) if snoozes else None, ignored, ids[0]))
+            self.merge_people(ids[0], ids[1:])
+        return ids[0]
+
+    def split(self, person_id: int, address: str, ignored: Callable[[str], bool]) -> int:
+        """Give ``address`` (canonical) of ``person_id`` a new person of its own with exactly
+        its contacts; return the new id (ONE transaction). The new person is untracked, and
+        ignored when ``ignored`` accepts the address; the rest keep the person's choices."""
+        with self.transaction():
+            new_id = self.split_address(person_id, address)
+            self._db.execute("UPDATE people SET ignored = ? WHERE id = ?",
+                             (int(ignored(address)), new_id))
+            remaining = [row[0] for row in self._db.execute(
+                "SELECT address FROM addresses WHERE person_id = ?", (person_id,))]
+            self._db.execute("UPDATE people SET ignored = ? WHERE id = ? "
+                             "AND tracked_by IS NOT 'config'",
+                             (int(any(ignored(other) for other in remaining)), person_id))
+        return new_id
+
+    def owner_of(self, address: str) -> int | None:
+        """Return the id of the person holding ``address`` (canonical), or None."""
+        row = self._db.execute("SELECT person_id FROM addresses WHERE address = ?",
+                               (address,)).fetchone()
+        return None if row is None else int(row[0])
+
+    def identity_candidates(self) -> list[tuple[int, str, str, str]]:
+        """Return (person id, name, address, address as written) of everyone not ignored who
+        is tracked or has a counted contact (``syncd people --duplicates``), by id and address.
+        """
+        return [(row[0], row[1], row[2], row[3]) for row in self._db.execute(
+            "SELECT p.id, p.name, a.address, coalesce(a.written, a.address) FROM people p "
+            "JOIN addresses a ON a.person_id = p.id "
+            "LEFT JOIN person_stats s ON s.person_id = p.id "
+            "WHERE p.ignored = 0 AND (p.tracked = 1 OR s.interactions > 0) "
+            "ORDER BY p.id, a.address")]
+
+    def addresses_of(self, person_id: int) -> list[str]:
+        """Return the canonical addresses of a person, sorted."""
+        return [row[0] for row in self._db.execute(
+            "SELECT address FROM addresses WHERE person_id = ? ORDER BY address", (person_id,))]
+
+    def add_addresses(self, person_id: int, addresses: Sequence[str]) -> None:
+        """Give ``person_id`` those of ``addresses`` nobody holds yet."""
+        with self.transaction():
+            self._db.executemany("INSERT OR IGNORE INTO addresses(address, person_id) "
+                                 "VALUES (?, ?)", [(address, person_id) for address in addresses])
 
     # --- choices made on the command line (see syncd/choices.py) --------------------------------
 

@@ -71,16 +71,19 @@ class UpcomingMixin(IdentityMixin):
                 db.execute("INSERT OR REPLACE INTO observations VALUES (?, ?, ?)",
                            (source, source_id, interaction_id))
                 existing = db.execute(
-                    "SELECT counts FROM contacts WHERE interaction_id = ? AND person_id = ?",
-                    (interaction_id, person_id)).fetchone()
-                if existing is None:
-                    db.execute("INSERT INTO contacts(interaction_id, person_id, at, direction, "
-                               "counts, participants) VALUES (?, ?, ?, 'meeting', 1, ?)",
-                               (interaction_id, person_id, start, attendees[key]))
+                    "SELECT max(counts), min(address) FROM contacts WHERE interaction_id = ? "
+                    "AND person_id = ?", (interaction_id, person_id)).fetchone()
+                if existing[0] is None:
+                    # The calendar named the person, not one address: their first one.
+                    db.execute("INSERT INTO contacts(interaction_id, address, person_id, at, "
+                               "direction, counts, participants, address_counts) "
+                               "VALUES (?, ?, ?, ?, 'meeting', 1, ?, 1)",
+                               (interaction_id, self.first_address(person_id), person_id, start,
+                                attendees[key]))
                 elif not existing[0]:
-                    db.execute("UPDATE contacts SET at = ?, direction = 'meeting', counts = 1 "
-                               "WHERE interaction_id = ? AND person_id = ?",
-                               (start, interaction_id, person_id))
+                    db.execute("UPDATE contacts SET at = ?, direction = 'meeting', counts = 1, "
+                               "address_counts = 1 WHERE interaction_id = ? AND address = ?",
+                               (start, interaction_id, existing[1]))
                 else:
                     continue
                 self._count_contact(person_id, Direction.MEETING, start)

@@ -6,7 +6,7 @@ Also the other writes of contacts: a contact logged by hand (``syncd done``).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import nullcontext
 from datetime import datetime
 
@@ -63,8 +63,11 @@ class WriterMixin(UpcomingMixin):
             # (commutative: max/min/+1). Its interactions and people are looked up and created
             # first, so the loop below only hits the address cache.
             identities = self._interaction_ids([decision for _, decision in stored])
-            self._resolve_people(address for _, decision in stored
-                                 for address in decision.participants)
+            senders = {decision.sender.email: decision.sender.written or decision.sender.email
+                       for _, decision in reversed(stored) if decision.sender is not None}
+            self._resolve_people((address for _, decision in stored
+                                  for address in decision.participants), senders)
+            self._spell_as_senders(senders)
             links = Links()
             observations: list[tuple[str, str, int]] = []
             for (source_id, decision), (interaction_id, created) in zip(stored, identities,
@@ -87,6 +90,18 @@ class WriterMixin(UpcomingMixin):
                 db.execute("UPDATE sources SET cursor = ? WHERE name = ?", (cursor, source))
         return new_contacts
 
+    def _spell_as_senders(self, senders: Mapping[str, str]) -> None:
+        """Show an address as its owner wrote it in a From header (``senders``: address ->
+        spelling): that spelling replaces the first one seen (say in someone's Cc), once per
+        address and process. Addresses created in this page already have it."""
+        spelled = {email: written for email, written in senders.items()
+                   if email not in self._spelled_by_sender}
+        if spelled:
+            self._db.executemany("UPDATE addresses SET written = ?, written_by_sender = 1 "
+                                 "WHERE address = ? AND written_by_sender = 0",
+                                 [(written, email) for email, written in spelled.items()])
+            self._spelled_by_sender.update(spelled)
+
     def _link_people(self, interaction_id: int, decision: Decision, created: bool,
                      links: Links) -> int:
         """Link the decision's participants to the interaction; return new counted contacts.
@@ -97,33 +112,47 @@ class WriterMixin(UpcomingMixin):
         counted = {address.email for address in decision.counted}
         at = to_epoch(decision.at)
         direction = decision.direction.value if decision.direction else None
+        participants = len(decision.participants)
         new = 0
+        # A person counts once per interaction even when two of their addresses were on it:
+        # the first of them holds ``counts``, every address keeps ``address_counts`` (a split
+        # gives each address back its own; schema migration 9).
+        counted_people: set[int] = set()
         for address in decision.participants:
             person_id = self.person_for_address(address)
             counts = address.email in counted
             # A new interaction has no contacts yet; the participants are unique per decision.
             existing = None if created else self._db.execute(
-                "SELECT counts FROM contacts WHERE interaction_id = ? AND person_id = ?",
-                (interaction_id, person_id)).fetchone()
+                "SELECT address_counts FROM contacts WHERE interaction_id = ? AND address = ?",
+                (interaction_id, address.email)).fetchone()
+            # Another address of theirs may have counted for this interaction already.
+            if counts and person_id not in counted_people and not created and self._db.execute(
+                    "SELECT 1 FROM contacts WHERE interaction_id = ? AND person_id = ? "
+                    "AND counts = 1", (interaction_id, person_id)).fetchone() is not None:
+                counted_people.add(person_id)
+            for_person = counts and person_id not in counted_people
             if existing is None:
-                links.contacts.append((interaction_id, person_id, at, direction, int(counts),
-                                       len(decision.participants)))
+                links.contacts.append((interaction_id, address.email, person_id, at, direction,
+                                       int(for_person), participants, int(counts)))
             elif counts and not existing[0]:
-                self._db.execute("UPDATE contacts SET at = ?, direction = ?, counts = 1 "
-                                 "WHERE interaction_id = ? AND person_id = ?",
-                                 (at, direction, interaction_id, person_id))
+                self._db.execute("UPDATE contacts SET at = ?, direction = ?, counts = ?, "
+                                 "address_counts = 1 WHERE interaction_id = ? AND address = ?",
+                                 (at, direction, int(for_person), interaction_id,
+                                  address.email))
             else:
                 continue
-            if counts and decision.direction is not None and at is not None:
-                links.count(person_id, decision.direction, at)
-                new += 1
+            if for_person:
+                counted_people.add(person_id)
+                if decision.direction is not None and at is not None:
+                    links.count(person_id, decision.direction, at)
+                    new += 1
         return new
 
     def _write_contacts(self, links: Links) -> None:
         if links.contacts:
-            self._db.executemany("INSERT INTO contacts(interaction_id, person_id, at, "
-                                 "direction, counts, participants) VALUES (?, ?, ?, ?, ?, ?)",
-                                 links.contacts)
+            self._db.executemany("INSERT INTO contacts(interaction_id, address, person_id, "
+                                 "at, direction, counts, participants, address_counts) "
+                                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)", links.contacts)
             links.contacts.clear()
 
     def log_manual(self, person_id: int, at: datetime, note: str | None,
@@ -142,8 +171,12 @@ class WriterMixin(UpcomingMixin):
                 (f"manual:{key or uuid.uuid4()}", epoch, note))
             if not cursor.rowcount:
                 return False
-            self._db.execute("INSERT INTO contacts(interaction_id, person_id, at, direction, "
-                             "counts, participants) VALUES (?, ?, ?, 'manual', 1, 1)",
-                             (cursor.lastrowid, person_id, epoch))
+            # A logged contact belongs to the person's first address (a split moves it
+            # with that address).
+            self._db.execute("INSERT INTO contacts(interaction_id, address, person_id, at, "
+                             "direction, counts, participants, address_counts) "
+                             "VALUES (?, ?, ?, ?, 'manual', 1, 1, 1)",
+                             (cursor.lastrowid, self.first_address(person_id), person_id,
+                              epoch))
             self._count_contact(person_id, Direction.MANUAL, epoch)
         return True

@@ -148,7 +148,8 @@ def test_choices_made_on_the_command_line_survive_moving_a_corrupt_database_away
     broken = syncd("people", config=world, check=1)
     assert "move it away and run: syncd sync --full" in broken.stderr
     assert ("tracked people with their tier or cadence, snoozes, contacts logged with syncd "
-            f"done, and ignore patterns come back from {state / 'choices.jsonl'}") in broken.stderr
+            "done, ignore patterns, and merges and splits of people come back from "
+            f"{state / 'choices.jsonl'}") in broken.stderr
     assert "lost are the record of alerts already sent" in broken.stderr
 
     (state / "syncd.sqlite3").rename(state / "broken.sqlite3")
