@@ -6,20 +6,17 @@ Commands get an :class:`App` and call its methods; no module keeps global state.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import connectors
-from connectors.base import Connector
 from syncd.activity import MonthActivity, fill_months, month_window
+from syncd.cards import TierMap, birthday_window, birthdays_within
 from syncd.choices import Choice, ChoiceJournal
 from syncd.config import Config, SourceConfig, line_of_ignore_pattern, line_of_person
-from syncd.engine import SOURCE_FAILURE, Engine, ProgressCallback, SyncReport
 from syncd.errors import AmbiguousPerson, PersonNotFound, SetInConfig, UsageError
 from syncd.model import PersonRow
 from syncd.paths import private_directory
@@ -27,6 +24,13 @@ from syncd.rules import AddressPatterns, Rules, is_automated_address
 from syncd.store import Choices, Store
 from syncd.strength import RECONNECT, TRACK, Suggestion, suggested
 from syncd.ties import DEFAULT_CADENCE, Tie, due_ties, evaluate
+
+if TYPE_CHECKING:
+    # The engine (with the prefetcher, the message codec and the connector base) and
+    # difflib/uuid are imported where they are used: `syncd due`, `suggest`, `people` and
+    # `status` never sync, and every command pays its module imports before it starts.
+    from connectors.base import Connector
+    from syncd.engine import Engine, ProgressCallback, SyncReport
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +104,8 @@ class App:
         self.store.set_configured_addresses(self.config.me)
         added = set(self.config.me) - known
         if added:
+            from syncd.engine import Engine
+
             Engine(self.store, self.rules(), self.clock).revisit(added)
         self.store.sync_configured_people([
             (person.name, person.addresses, person.tier,
@@ -121,6 +127,10 @@ class App:
         """Return the compiled rules, including ignore patterns added with ``syncd ignore``."""
         return Rules.from_config(self.config.rules, self.store.ignore_patterns())
 
+    def tier_map(self) -> TierMap:
+        """Return which tier an address-book card's categories map to (``[tiers.map]``)."""
+        return TierMap(frozenset(self.config.tiers), self.config.tier_map)
+
     # --- syncing -------------------------------------------------------------------------------
 
     def selected_sources(self, names: Sequence[str]) -> list[SourceConfig]:
@@ -137,6 +147,8 @@ class App:
             return [source for source in config.sources.values() if source.enabled]
         unknown = [name for name in names if name not in config.sources]
         if unknown:
+            import difflib
+
             close = difflib.get_close_matches(unknown[0], list(config.sources), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             defined = ", ".join(config.sources) or "none"
@@ -172,7 +184,9 @@ class App:
     def sync(self, names: Sequence[str] = (), *, full: bool = False,
              progress: Callable[[str], ProgressCallback | None] | None = None) -> list[SyncReport]:
         """Run one pass over each selected source; a failing source never stops the others."""
-        engine = Engine(self.store, self.rules(), self.clock)
+        from syncd.engine import Engine
+
+        engine = Engine(self.store, self.rules(), self.clock, tier_map=self.tier_map())
         return [self.sync_source(engine, source, full=full,
                                  progress=progress(source.name) if progress else None)
                 for source in self.selected_sources(names)]
@@ -186,6 +200,8 @@ class App:
         try:
             connector = (connector_factory or self.connector)(source)
         except Exception as error:
+            from syncd.engine import SOURCE_FAILURE, SyncReport
+
             report = SyncReport(source.name, error=f"cannot start: {error}",
                                 error_kind="internal")
             self.store.record_attempt(source.name, self.clock(), report.error, "internal")
@@ -251,6 +267,8 @@ class App:
     def _suggestions(self, text: str) -> list[str]:
         """Return up to three people close to ``text``: counted people (tracked, or with a
         counted contact) first; others only when no counted person is close."""
+        import difflib
+
         lowered = text.lower()
         best: dict[int, tuple[bool, float]] = {}
         for person_id, value, _kind, counted in self.store.suggestion_pool():
@@ -282,6 +300,19 @@ class App:
             {name: cadence.total_seconds() / 86400 for name, cadence in tiers.items()},
             default.total_seconds() / 86400, now, renotify_after=not_alerted_within)
         return due_ties(candidates, tiers, now)
+
+    def birthdays_ahead(self, window: timedelta | None = None
+                        ) -> list[tuple[Tie, date, int | None]]:
+        """Return (tie, local date, age or None) of tracked people whose birthday (from their
+        address-book cards) comes within ``window`` (default: :func:`birthday_window`),
+        soonest first."""
+        today = self.clock().astimezone(self.config.timezone).date()
+        found = birthdays_within(self.store.birthdays(), today,
+                                 window or birthday_window(self.config.notify.birthdays))
+        if not found:
+            return []
+        ties = {tie.person.id: tie for tie in self.people()}
+        return [(ties[person_id], on, age) for person_id, on, age in found if person_id in ties]
 
     def people(self, everyone: bool = False) -> list[Tie]:
         """Return tracked people (or everyone with a counted contact), by name."""
@@ -337,6 +368,8 @@ class App:
 
     def log_contact(self, person: PersonRow, at: datetime, note: str | None) -> None:
         """Log a contact the machine cannot see (``syncd done``)."""
+        import uuid
+
         self._record(Choice(kind="done", name=person.name, addresses=person.addresses,
                             at=_iso(at), note=note, key=uuid.uuid4().hex), person.id)
 

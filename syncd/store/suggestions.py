@@ -10,6 +10,7 @@ with the policy's own constants as parameters; ``_AGE_DAYS`` etc. are its SQL sp
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from syncd import strength as policy
 from syncd.model import History
@@ -20,6 +21,14 @@ _AGE_DAYS = "((:now - s.last_contact) / 86400.0)"
 _USUAL_GAP = ("coalesce(nullif(s.inferred_days, 0), (s.last_contact - s.first_contact) "
               "/ 86400.0 / max(1, s.contact_days - 1))")
 _DORMANT = f"({_AGE_DAYS} > max(:dormant_days, :gaps * {_USUAL_GAP}))"
+
+
+def reads_range(in_range: int, wanted: int, scored: int) -> bool:
+    """Return True when reading ``in_range`` people by last contact and sorting them costs
+    less than walking ``scored`` people by strength until ``wanted`` are found: the walk
+    reads about wanted x scored / in_range rows, if the people in the range are spread
+    evenly through the ranking."""
+    return in_range * in_range <= wanted * scored
 
 
 class SuggestionsMixin(StoreBase):
@@ -50,23 +59,53 @@ class SuggestionsMixin(StoreBase):
             "min_score": policy.MIN_SCORE - 0.5}
         filters = ("p.tracked = 0 AND p.ignored = 0 AND p.never_auto = 0 "
                    f"AND {_DORMANT} = :dormant{rhythm}")
-        # Two walks down an index, each stopping at the `wanted` strongest: people in touch
-        # within the recency horizon by strength_key, the others by strength alone.
-        recent = self._db.execute(
-            f"SELECT s.strength_key + :shift, s.person_id, {HISTORY_COLUMNS} "
-            "FROM person_stats s JOIN people p ON p.id = s.person_id "
-            "WHERE s.strength IS NOT NULL AND s.strength_key >= :min_score - :shift "
-            f"AND s.last_contact > :horizon_start AND {filters} "
-            "ORDER BY s.strength_key DESC LIMIT :wanted", parameters).fetchall()
-        older = self._db.execute(
-            f"SELECT s.strength, s.person_id, {HISTORY_COLUMNS} "
-            "FROM person_stats s JOIN people p ON p.id = s.person_id "
-            "WHERE s.strength IS NOT NULL AND s.strength >= :min_score "
-            f"AND s.last_contact <= :horizon_start AND {filters} "
-            "ORDER BY s.strength DESC LIMIT :wanted", parameters).fetchall()
+        # Each group is read in two parts: people in touch within the recency horizon by
+        # strength_key, the others by strength alone (see schema 4).
+        recent_range = "s.last_contact > :horizon_start"
+        if dormant:
+            # Dormant means quiet for longer than max(dormant_days, gaps x usual gap), so not in
+            # touch since now - dormant_days: a bound that only narrows the rows read.
+            recent_range += " AND s.last_contact < :dormant_before"
+            parameters["dormant_before"] = epoch - policy.DORMANT_AFTER_DAYS * 86400
+        scored = self._db.execute(
+            "SELECT count(*) FROM person_stats INDEXED BY person_stats_last_contact "
+            "WHERE strength IS NOT NULL").fetchone()[0]
+        recent = self._strongest_in(
+            "s.strength_key + :shift", "person_stats_strength_key", "s.strength_key",
+            "s.strength_key >= :min_score - :shift", recent_range, filters, parameters, scored)
+        older = self._strongest_in(
+            "s.strength", "person_stats_strength", "s.strength", "s.strength >= :min_score",
+            "s.last_contact <= :horizon_start", filters, parameters, scored)
         rows = sorted([*recent, *older], key=lambda row: (-row[0], row[1]))
         rows = rows[offset:offset + limit]
         return [(row[1], History(*row[2:])) for row in rows]
+
+    def _strongest_in(self, score: str, strength_index: str, order: str, at_least: str,
+                      contact_range: str, filters: str, parameters: dict[str, float | int],
+                      scored: int) -> list[tuple[Any, ...]]:
+        """Return (score, person id, history columns...) of the ``:wanted`` strongest people
+        whose last contact satisfies ``contact_range`` and who pass ``filters``.
+
+        Two ways give the same rows; the cheaper is taken. Walking ``strength_index`` down
+        stops at the ``wanted``-th match: about wanted x (``scored`` people / people in the
+        range) rows, cheap when the range holds many. Reading the range from
+        ``person_stats_last_contact`` and sorting it costs the rows in the range: cheap when
+        it holds few (people quiet for months, in a mailbox of mostly recent mail). The count
+        comes from the index alone.
+        """
+        in_range = self._db.execute(
+            "SELECT count(*) FROM person_stats s INDEXED BY person_stats_last_contact "
+            f"WHERE s.strength IS NOT NULL AND {contact_range}", parameters).fetchone()[0]
+        if not in_range:
+            return []
+        index = ("person_stats_last_contact"
+                 if reads_range(in_range, int(parameters["wanted"]), scored) else strength_index)
+        rows: list[tuple[Any, ...]] = self._db.execute(
+            f"SELECT {score}, s.person_id, {HISTORY_COLUMNS} "
+            f"FROM person_stats s INDEXED BY {index} JOIN people p ON p.id = s.person_id "
+            f"WHERE s.strength IS NOT NULL AND {at_least} AND {contact_range} AND {filters} "
+            f"ORDER BY {order} DESC LIMIT :wanted", parameters).fetchall()
+        return rows
 
     def auto_tracked_count(self) -> int:
         """Return how many people auto_track tracks now."""

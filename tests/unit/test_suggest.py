@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from syncd.app import App
 from syncd.config import parse_config
 from syncd.engine import Engine
@@ -188,3 +190,33 @@ def test_the_daemon_applies_auto_track_when_it_starts(tmp_path):
             ("weekly@friends.example",)]
     finally:
         daemon.shutdown()
+
+
+def test_both_ways_of_reading_the_strongest_give_the_same_rows(monkeypatch):
+    # People whose last contact spreads over five years (some in touch, some quiet for half a
+    # year, some gone past the recency horizon), asked at several moments so that each part of
+    # each group holds many, few or no rows: reading by last contact and walking by strength
+    # must agree on every page (schema 8 added the first to make `syncd suggest` fast).
+    from syncd.store import suggestions
+
+    mail = [message for index in range(40)
+            for message in messages_of(f"p{index}@friends.example",
+                                       every(3 + index % 7, first_days_ago=1800 - 20 * index,
+                                             last_days_ago=45 * index), prefix=f"m{index}-")]
+    store = Store.in_memory()
+    config = parse_config({"me": {"addresses": [ME]}}, environ={"HOME": "/h"})
+    app = App(config, store, lambda: NOW)
+    app.apply_config()
+    Engine(store, app.rules(), app.clock).sync("mail", FakeConnector(mail, page_size=500))
+
+    def read(forced: bool) -> list[object]:
+        monkeypatch.setattr(suggestions, "reads_range", lambda *counts: forced)
+        return [store.strongest_untracked(NOW + timedelta(days=days), dormant=dormant,
+                                          limit=limit, offset=offset, needs_rhythm=rhythm)
+                for days in (0, 200, 500, 1500) for dormant in (False, True)
+                for rhythm in (False, True) for limit, offset in ((3, 0), (3, 3), (50, 0))]
+
+    by_range, by_strength = read(True), read(False)
+    assert by_range == by_strength
+    counts = [len(rows) for rows in by_range]
+    assert min(counts) == 0 and max(counts) >= 10  # the moments chosen reach both extremes

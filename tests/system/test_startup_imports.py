@@ -1,0 +1,95 @@
+"""What a command imports before it works: every `syncd` process pays its module imports.
+
+Each case runs one command in a fresh interpreter and lists the modules it left in
+``sys.modules``. A command that never syncs must not load a connector, an SDK, the sync engine
+or the daemon's parts; ``syncd sync`` loads the connector of its own source and no other.
+Not a timing: a module count that grows is what a slow start-up is made of (the numbers are
+in bench/startup_bench.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+#: Never needed by a command that does not sync: SDKs, protocol clients, the scheduler, the
+#: keyring, and syncd's own sync machinery (engine, prefetcher, message codec, connectors).
+HEAVY = ("googleapiclient", "google_auth_oauthlib", "google.auth", "imapclient", "apscheduler",
+         "keyring", "icalendar", "recurring_ical_events", "requests", "caldav", "httplib2",
+         "vobject", "desktop_notifier", "dbus_next", "msal", "email.parser", "rich",
+         "syncd.engine", "syncd.prefetch", "syncd.message_codec", "syncd.daemon",
+         "connectors.base", "connectors.mail", "connectors.calendars", "connectors.google")
+# (difflib and uuid are not listed: click imports uuid, and difflib whenever it parses a short
+# option such as -c, so syncd's own lazy imports of them save only the commands without -c.)
+
+#: Runs the CLI in this interpreter, then writes the names in sys.modules to argv[1].
+PROBE = """
+import json, sys
+target, arguments = sys.argv[1], sys.argv[2:]
+from syncd.cli import main
+try:
+    main(arguments)
+except SystemExit as exit:
+    code = exit.code
+with open(target, "w") as file:
+    json.dump({"code": code, "modules": sorted(sys.modules)}, file)
+"""
+
+
+def modules_after(tmp_path: Path, config: Path, *arguments: str) -> set[str]:
+    """Return the modules a fresh interpreter holds after ``syncd -c CONFIG ARGUMENTS``."""
+    target = tmp_path / "modules.json"
+    subprocess.run([sys.executable, "-c", PROBE, str(target), "-c", str(config), *arguments],
+                   check=True, capture_output=True, text=True, timeout=120,
+                   env=os.environ.copy(), stdin=subprocess.DEVNULL)
+    result = json.loads(target.read_text())
+    assert result["code"] == 0, result
+    return set(result["modules"])
+
+
+def loaded(modules: set[str], names: tuple[str, ...]) -> list[str]:
+    """Return which of ``names`` (or their submodules) are in ``modules``."""
+    return sorted(name for name in names
+                  if any(module == name or module.startswith(name + ".") for module in modules))
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    """A config with one source of each heavy kind (none of them reachable) and two tiers."""
+    mail = tmp_path / "Mail"
+    for part in ("cur", "new", "tmp"):
+        (mail / part).mkdir(parents=True)
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f'[general]\nstate_dir = "{tmp_path / "state"}"\n'
+        '[tiers]\nclose = "14d"\nfriends = "45d"\n'
+        f'[sources.local]\ntype = "maildir"\npath = "{mail}"\n'
+        '[sources.work]\ntype = "imap"\nhost = "127.0.0.1"\nport = 1\n'
+        'username = "me"\nenabled = false\n'
+        '[sources.cal]\ntype = "caldav"\nurl = "http://127.0.0.1:1/cal/"\n'
+        'username = "me"\nenabled = false\n')
+    return path
+
+
+@pytest.mark.parametrize("arguments", [
+    ("--help",), ("due",), ("due", "--json"), ("suggest",), ("suggest", "--json"),
+    ("people",), ("status",), ("status", "--json"), ("config", "check"), ("sync", "--help"),
+])
+def test_commands_that_do_not_sync_import_nothing_heavy(tmp_path: Path, config: Path,
+                                                        arguments: tuple[str, ...]) -> None:
+    assert loaded(modules_after(tmp_path, config, *arguments), HEAVY) == []
+
+
+def test_sync_imports_only_its_own_connector(tmp_path: Path, config: Path) -> None:
+    modules = modules_after(tmp_path, config, "sync", "local")
+    # The probe is honest: syncing did load the engine and the one connector it needs.
+    assert loaded(modules, ("syncd.engine", "connectors.mail.maildir")) == [
+        "connectors.mail.maildir", "syncd.engine"]
+    assert loaded(modules, ("connectors.mail.imap", "connectors.calendars",
+                            "connectors.google", "imapclient", "googleapiclient",
+                            "icalendar", "caldav", "requests", "apscheduler", "keyring")) == []
