@@ -17,6 +17,7 @@ from typing import Any
 import connectors
 from connectors.base import Connector
 from syncd.activity import MonthActivity, fill_months, month_window
+from syncd.cards import TierMap
 from syncd.choices import Choice, ChoiceJournal
 from syncd.config import Config, SourceConfig, line_of_ignore_pattern, line_of_person
 from syncd.engine import SOURCE_FAILURE, Engine, ProgressCallback, SyncReport
@@ -121,6 +122,10 @@ class App:
         """Return the compiled rules, including ignore patterns added with ``syncd ignore``."""
         return Rules.from_config(self.config.rules, self.store.ignore_patterns())
 
+    def tier_map(self) -> TierMap:
+        """Return which tier an address-book card's categories map to (``[tiers.map]``)."""
+        return TierMap(frozenset(self.config.tiers), self.config.tier_map)
+
     # --- syncing -------------------------------------------------------------------------------
 
     def selected_sources(self, names: Sequence[str]) -> list[SourceConfig]:
@@ -172,7 +177,7 @@ class App:
     def sync(self, names: Sequence[str] = (), *, full: bool = False,
              progress: Callable[[str], ProgressCallback | None] | None = None) -> list[SyncReport]:
         """Run one pass over each selected source; a failing source never stops the others."""
-        engine = Engine(self.store, self.rules(), self.clock)
+        engine = Engine(self.store, self.rules(), self.clock, tier_map=self.tier_map())
         return [self.sync_source(engine, source, full=full,
                                  progress=progress(source.name) if progress else None)
                 for source in self.selected_sources(names)]

@@ -503,6 +503,9 @@ class Config:
     sources: Mapping[str, SourceConfig] = field(default_factory=dict)
     rules: RulesConfig = field(default_factory=RulesConfig)
     tiers: Mapping[str, timedelta] = field(default_factory=dict)
+    #: ``[tiers.map]``: address-book category (vCard CATEGORIES, Google group, "starred")
+    #: -> tier name from ``[tiers]``.
+    tier_map: Mapping[str, str] = field(default_factory=dict)
     people: tuple[PersonConfig, ...] = ()
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
@@ -593,15 +596,20 @@ def parse_config(
 
     tiers: dict[str, timedelta] = {}
     raw_tiers = data.get("tiers", {})
+    raw_map: Any = {}
     if not isinstance(raw_tiers, dict):
         found.add("tiers", "must be a table of name = duration")
     else:
         for tier_name, value in raw_tiers.items():
+            if tier_name == "map":
+                raw_map = value
+                continue
             try:
                 tiers[tier_name] = _duration(value)
             except _Invalid as reason:
                 found.add(f"tiers.{tier_name}", str(reason))
 
+    tier_map = _tier_map(found, raw_map, tiers)
     sources = _sources(found, data.get("sources", {}))
     people = _people(found, data.get("people", []), tiers)
 
@@ -616,6 +624,7 @@ def parse_config(
         sources=MappingProxyType(sources),
         rules=RulesConfig(**checked["rules"]),
         tiers=MappingProxyType(tiers),
+        tier_map=MappingProxyType(tier_map),
         people=tuple(people),
         notify=NotifyConfig(**checked["notify"]),
         report=ReportConfig(Path(checked["report"]["path"]) if checked["report"]["path"]
@@ -623,6 +632,26 @@ def parse_config(
         file=file,
         auto_track=general["auto_track"],
     )
+
+
+def _tier_map(found: _Collector, raw: Any, tiers: Mapping[str, timedelta]) -> dict[str, str]:
+    """Check ``[tiers.map]``: category = tier name, every tier one of ``[tiers]``."""
+    if not isinstance(raw, dict):
+        found.add("tiers.map", 'must be a table of category = tier, e.g. "Close friends" = '
+                  '"close"')
+        return {}
+    mapping: dict[str, str] = {}
+    known = ", ".join(tiers) or "none defined"
+    for category, tier in raw.items():
+        path = f'tiers.map."{category}"'
+        if not isinstance(tier, str):
+            found.add(path, f"must be a tier name, not {_type_name(tier)}")
+        elif tier not in tiers:
+            found.add(path, f"no tier named {tier!r} in [tiers] ({known})"
+                      + _did_you_mean(tier, list(tiers)))
+        else:
+            mapping[category] = tier
+    return mapping
 
 
 def _sources(found: _Collector, raw: Any) -> dict[str, SourceConfig]:

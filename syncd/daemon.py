@@ -483,7 +483,7 @@ class Daemon:
         self._paused_logged.discard(name)
         self.systemd.status(f"syncing {name}")
         engine = Engine(self.store, self.app.rules(), self.clock,
-                        should_stop=lambda: self._stop)
+                        should_stop=lambda: self._stop, tier_map=self.app.tier_map())
         report = self.app.sync_source(engine, source,
                                       progress=lambda count: self.systemd.heartbeat(),
                                       connector_factory=self._connector_factory)

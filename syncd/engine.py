@@ -20,9 +20,10 @@ from typing import NamedTuple
 
 from connectors.base import Connector
 from syncd import prefetch
+from syncd.cards import TierMap
 from syncd.errors import AuthError, CursorExpired, SourceEmpty, SourceError
 from syncd.message_codec import decode_message, encode_message
-from syncd.model import Decision, Meeting, Message, Page, Record
+from syncd.model import Card, Decision, Meeting, Message, Page, Record
 from syncd.rules import MINE_INDEPENDENT_RULES, Rules, classify_meeting, classify_message
 from syncd.store import Store
 from syncd.strength import lasting_score
@@ -39,6 +40,8 @@ ProgressCallback = Callable[[int], None]
 COMMIT_RECORDS = 5000
 #: ... or once this many seconds passed since its last commit (a crash loses no more).
 COMMIT_SECONDS = 1.0
+#: No [tiers.map] and no tiers: a card's categories track nobody.
+NO_TIER_MAP = TierMap()
 #: Allocations between young-generation collections during a pass (see _fewer_collections).
 GEN0_THRESHOLD = 50_000
 
@@ -64,6 +67,7 @@ class _Classified(NamedTuple):
     page: Page
     decisions: list[tuple[str, Decision]]
     learned: frozenset[str]  # addresses of mine this page taught
+    cards: list[tuple[Card, str | None]]  # address-book cards, each with its tier (or None)
 
 
 class _KnownIds(Container[str]):
@@ -104,8 +108,10 @@ class Engine:
 
     def __init__(self, store: Store, rules: Rules, clock: Callable[[], datetime],
                  should_stop: Callable[[], bool] = lambda: False, *,
-                 commit_records: int = COMMIT_RECORDS) -> None:
+                 commit_records: int = COMMIT_RECORDS, tier_map: TierMap = NO_TIER_MAP) -> None:
         self.store = store
+        #: Which tier an address-book card's categories put its person at ([tiers.map]).
+        self.tier_map = tier_map
         self.rules = rules
         self.clock = clock
         #: Checked between pages: when it turns True (SIGTERM), the pass ends after the page
@@ -218,12 +224,17 @@ class Engine:
                     learned = page.my_addresses - mine
                     mine |= page.my_addresses
                     decisions: list[tuple[str, Decision]] = []
+                    cards: list[tuple[Card, str | None]] = []
                     for record in page.records:
+                        if isinstance(record, Card):
+                            # Cards teach who owns which addresses, and tiers: no decision.
+                            cards.append((record, self.tier_map.tier_for(record.categories)))
+                            continue
                         decision = self.classify(record, mine.__contains__, now)
                         decisions.append((record.source_id, decision))
                         report.rules[decision.rule] = report.rules.get(decision.rule, 0) + 1
                         report.counted += decision.counts
-                    pending.append(_Classified(page, decisions, learned))
+                    pending.append(_Classified(page, decisions, learned, cards))
                     pending_records += len(page.records) + len(page.skipped)
                     report.records += len(page.records)
                     report.skipped += len(page.skipped)
@@ -256,13 +267,18 @@ class Engine:
             return
         learned_here: set[str] = set()
         with self.store.batch():
-            for page, decisions, learned in pages:
+            for page, decisions, learned, cards in pages:
+                records = page.records
+                if cards or (page.removals and self.store.card_count(name)):
+                    # Removals of an address book untrack (never erase) their people.
+                    self.store.apply_cards(name, cards, page.removals)
+                    records = tuple(r for r in records if not isinstance(r, Card))
                 report.new_contacts += self.store.apply(name, decisions, page.skipped,
                                                         page.cursor, learned,
                                                         removals=page.removals)
                 self.store.keep_revisitable(name, [
                     (record.source_id, encode_message(record))
-                    for record, (_, decision) in zip(page.records, decisions, strict=True)
+                    for record, (_, decision) in zip(records, decisions, strict=True)
                     if isinstance(record, Message)
                     and decision.rule not in MINE_INDEPENDENT_RULES])
                 learned_here |= learned
@@ -306,7 +322,8 @@ class Engine:
         if isinstance(record, Meeting):
             return classify_meeting(record, mine, self.rules,
                                     self.clock() if now is None else now)
-        raise SourceError(f"records of type {type(record).__name__} are not supported yet")
+        raise SourceError(f"records of type {type(record).__name__} carry no decision; "
+                          "address-book cards are stored by Store.apply_cards")
 
     def refresh_rhythms(self) -> None:
         """Recompute the history, lasting strength and inferred rhythm of everyone whose

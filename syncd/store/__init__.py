@@ -11,6 +11,7 @@ newcomer can find by name:
 - :mod:`~syncd.store.identity`: people by address, interactions by dedupe key, my addresses;
 - :mod:`~syncd.store.upcoming`: upcoming meetings;
 - :mod:`~syncd.store.tracking`: the user's tracking choices and ``[[people]]``;
+- :mod:`~syncd.store.cards`: address-book cards (tiers from categories, birthdays);
 - :mod:`~syncd.store.settings`: settings and ignore patterns;
 - :mod:`~syncd.store.queries`: people listings, ``due`` candidates, the timeline;
 - :mod:`~syncd.store.suggestions`: untracked ties ranked by strength, auto_track;
@@ -26,6 +27,7 @@ from __future__ import annotations
 from syncd.model import PersonRow
 from syncd.store.activity import ActivityMixin
 from syncd.store.alerts import AlertsMixin
+from syncd.store.cards import CardsMixin
 from syncd.store.cursors import CursorsMixin, SourceRow
 from syncd.store.exports import Choices, ExportsMixin
 from syncd.store.queries import TimelineEntry
@@ -33,13 +35,12 @@ from syncd.store.revisit import RevisitMixin
 from syncd.store.schema import DATABASE_NAME, SCHEMA_VERSION, StoreBase, from_epoch, to_epoch
 from syncd.store.settings import SettingsMixin
 from syncd.store.suggestions import SuggestionsMixin
-from syncd.store.tracking import TrackingMixin
 from syncd.store.writer import WriterMixin
 
 __all__ = ["DATABASE_NAME", "SCHEMA_VERSION", "Choices", "PersonRow", "SourceRow", "Store",
            "StoreBase", "TimelineEntry", "from_epoch", "to_epoch"]
 
 
-class Store(WriterMixin, TrackingMixin, CursorsMixin, SettingsMixin, ExportsMixin,
+class Store(WriterMixin, CardsMixin, CursorsMixin, SettingsMixin, ExportsMixin,
             SuggestionsMixin, AlertsMixin, RevisitMixin, ActivityMixin):
     """The SQLite state database. Not thread-safe: one Store per thread."""

@@ -204,6 +204,27 @@ _MIGRATIONS: tuple[str, ...] = (
     DROP INDEX contacts_person;
     CREATE INDEX contacts_person ON contacts(person_id, at, counts, direction);
     """,
+    # 7: address-book cards (vCard import, CardDAV, Google Contacts), keyed by (source, card
+    # id) so re-importing and re-syncing are idempotent. A card names one person; ``tracks``
+    # says this card is why the person is tracked (people.tracked_by = 'vcard'), so a card
+    # deleted upstream untracks them only then, never erasing their history. The birthday is
+    # month and day, the year when known (vCard BDAY --MMDD has none, RFC 6350 §6.2.5).
+    """
+    CREATE TABLE cards (
+        source TEXT NOT NULL,
+        card_id TEXT NOT NULL,
+        person_id INTEGER NOT NULL,
+        uid TEXT,
+        name TEXT NOT NULL DEFAULT '',
+        tier TEXT,
+        tracks INTEGER NOT NULL DEFAULT 0,
+        birthday_month INTEGER,
+        birthday_day INTEGER,
+        birthday_year INTEGER,
+        PRIMARY KEY (source, card_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX cards_person ON cards(person_id);
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
