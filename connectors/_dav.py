@@ -80,6 +80,7 @@ class Kind:
     collection: str        # "calendar" / "addressbook" (a DAV:resourcetype child)
     well_known: str        # "/.well-known/caldav" (RFC 6764 §5)
     extra_props: str = ""  # more properties to ask of each collection
+    label: str = ""        # the collection in words ("address book"); default: collection
 
 
 class DavClient:
@@ -89,6 +90,7 @@ class DavClient:
         self.source = source
         self.options = options
         self.kind = kind
+        self.label = kind.label or kind.collection
         self.url: str = str(options["url"])
         if not self.url.endswith("/"):
             self.url += "/"
@@ -205,7 +207,7 @@ class DavClient:
             root = self.propfind(urljoin(self.url, kind.well_known), props, "0")
         if root is None:
             raise SourceError(f"{self.url} is not a {kind.protocol} server or "
-                              f"{kind.collection}; fix [sources.{self.source}].url")
+                              f"{self.label}; fix [sources.{self.source}].url")
         if root.find(f".//{tag(kind.namespace, kind.collection)}") is not None:
             path = urlsplit(self.url).path
             return {path: self.display_name(root) or path.rstrip("/").rpartition("/")[2]}
@@ -218,8 +220,8 @@ class DavClient:
                     home = self._first_href(found, kind.home_set, kind.namespace)
         if home is None:
             raise SourceError(f"the {kind.protocol} server of source {self.source!r} names no "
-                              f"{kind.collection} home for {self.username}; set url to the "
-                              f"{kind.collection} home")
+                              f"{self.label} home for {self.username}; set url to the "
+                              f"{self.label} home")
         listing = self.propfind(self.absolute(home), props, "1")
         if listing is None:
             raise SourceError(f"cannot list the {setting} of source {self.source!r}")
@@ -273,7 +275,7 @@ class DavClient:
         """Return {member href: ETag} of the collection at ``path`` (PROPFIND Depth: 1)."""
         root = self.propfind(self.absolute(path), "<d:getetag/><d:resourcetype/>", "1")
         if root is None:
-            raise SourceError(f"cannot list {self.kind.collection} {path} of source "
+            raise SourceError(f"cannot list {self.label} {path} of source "
                               f"{self.source!r}")
         listing = {}
         collection = path.rstrip("/")
@@ -321,7 +323,7 @@ class DavClient:
         if items and remaining == 0:
             # vdirsyncer's StorageEmpty rule: a glitch must not look like a mass deletion.
             raise SourceEmpty(
-                f"{self.kind.collection} {entry['name']!r} of source {self.source!r} lists no "
+                f"{self.label} {entry['name']!r} of source {self.source!r} lists no "
                 f"{noun} any more, though it had {len(items)}; if you emptied it on purpose, "
                 f"run: syncd sync {self.source} --full")
         if result is not None:

@@ -44,7 +44,7 @@ _CURSOR_VERSION = 1
 _PAGE_SIZE = 1000
 _REDISCOVER_SECONDS = 86400
 KIND = Kind(protocol="CardDAV", namespace=CARDDAV, home_set="addressbook-home-set",
-            collection="addressbook", well_known="/.well-known/carddav")
+            collection="addressbook", well_known="/.well-known/carddav", label="address book")
 
 
 def _load(cursor: str | None) -> dict[str, Any]:
