@@ -19,9 +19,9 @@ rules, in the order they apply:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta, tzinfo
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
 
 from syncd.config import NotifyConfig
 from syncd.ties import Status, Tie
@@ -168,6 +168,42 @@ def plan_alerts(ties: Sequence[Tie], *, policy: AlertPolicy, now: datetime,
     hold("max_per_day", max(0, len(alerts) - budget))
     return Plan(tuple(Notification("alert", alert.title, alert.body, (alert,))
                       for alert in alerts[:budget]), held)
+
+
+def birthday_key(on: date) -> datetime:
+    """Return the ``due_at`` a birthday notification is recorded under: the birthday's date
+    at midnight UTC, so each (person, year) is notified once, whatever restarts."""
+    return datetime.combine(on, time(0), UTC)
+
+
+def plan_birthdays(upcoming: Sequence[tuple[Tie, date, int | None]], *, policy: AlertPolicy,
+                   now: datetime, lead: timedelta, notified: Container[tuple[int, date]]
+                   ) -> tuple[Notification, ...]:
+    """Decide which birthdays to notify about now: one notification per tracked person,
+    from ``lead`` before their birthday (``upcoming``: tie, local date, age or None) until the
+    day itself, once per year (``notified`` holds the (person id, date) pairs already sent),
+    never in quiet hours. Birthdays do not use up ``max_per_day``: they come once a year.
+    """
+    if in_quiet_hours(now, policy):
+        return ()
+    today = now.astimezone(policy.timezone).date()
+    notifications = []
+    for tie, on, age in upcoming:
+        person = tie.person
+        if not person.tracked or on - today > lead or (person.id, on) in notified:
+            continue
+        name = person.name or (person.addresses[0] if person.addresses else f"#{person.id}")
+        days = (on - today).days
+        when = "today" if days == 0 else "tomorrow" if days == 1 else f"in {days} days"
+        turns = f", turning {age}" if age is not None else ""
+        since = (f"; you last talked {(now - person.last_contact).days} days ago"
+                 if person.last_contact is not None else "")
+        title = f"{name}'s birthday {when}"
+        body = f"{on:%A %-d %B}{turns}{since}"
+        alert = Alert(person.id, name, (now - person.last_contact).days
+                      if person.last_contact is not None else 0, birthday_key(on), title, body)
+        notifications.append(Notification("birthday", title, body, (alert,)))
+    return tuple(notifications)
 
 
 def _recently_alerted(tie: Tie, last: datetime | None, policy: AlertPolicy,

@@ -11,13 +11,13 @@ import logging
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import connectors
 from connectors.base import Connector
 from syncd.activity import MonthActivity, fill_months, month_window
-from syncd.cards import TierMap
+from syncd.cards import TierMap, birthday_window, birthdays_within
 from syncd.choices import Choice, ChoiceJournal
 from syncd.config import Config, SourceConfig, line_of_ignore_pattern, line_of_person
 from syncd.engine import SOURCE_FAILURE, Engine, ProgressCallback, SyncReport
@@ -287,6 +287,19 @@ class App:
             {name: cadence.total_seconds() / 86400 for name, cadence in tiers.items()},
             default.total_seconds() / 86400, now, renotify_after=not_alerted_within)
         return due_ties(candidates, tiers, now)
+
+    def birthdays_ahead(self, window: timedelta | None = None
+                        ) -> list[tuple[Tie, date, int | None]]:
+        """Return (tie, local date, age or None) of tracked people whose birthday (from their
+        address-book cards) comes within ``window`` (default: :func:`birthday_window`),
+        soonest first."""
+        today = self.clock().astimezone(self.config.timezone).date()
+        found = birthdays_within(self.store.birthdays(), today,
+                                 window or birthday_window(self.config.notify.birthdays))
+        if not found:
+            return []
+        ties = {tie.person.id: tie for tie in self.people()}
+        return [(ties[person_id], on, age) for person_id, on, age in found if person_id in ties]
 
     def people(self, everyone: bool = False) -> list[Tie]:
         """Return tracked people (or everyone with a counted contact), by name."""

@@ -520,17 +520,32 @@ def due(context: Context, as_json: bool) -> None:
     app = context.app()
     ties = app.due()
     now = app.clock()
+    # Birthdays of tracked people ahead (two weeks, or [notify] birthdays if longer): a
+    # natural moment to get in touch, listed even when the tie is not due otherwise.
+    birthdays = {tie.person.id: (tie, on, age) for tie, on, age in app.birthdays_ahead()}
+    listed = {tie.person.id for tie in ties}
     # A quiet tie with a meeting ahead is marked, not alerted on: the meeting is the contact.
     upcoming = app.store.next_meetings([tie.person.id for tie in ties], now)
     if as_json:
-        _echo_json([{**tie_json(tie), "upcoming_meeting": iso(upcoming.get(tie.person.id))}
-                    for tie in ties])
+        rows = [*ties, *(tie for tie, _, _ in birthdays.values() if tie.person.id not in listed)]
+        _echo_json([{**tie_json(tie), "upcoming_meeting": iso(upcoming.get(tie.person.id)),
+                     "upcoming_birthday": (birthdays[tie.person.id][1].isoformat()
+                                           if tie.person.id in birthdays else None)}
+                    for tie in rows])
         return
-    if not ties and _first_run(app):
+    if not ties and not birthdays and _first_run(app):
         return
-    if not ties and not _is_tty():
+    if not ties and not birthdays and not _is_tty():
         return
-    _print_table("due", TIE_HEADERS, due_rows(ties, upcoming, now, app.config.timezone))
+    if ties or not birthdays:
+        _print_table("due", TIE_HEADERS, due_rows(ties, upcoming, now, app.config.timezone))
+    today = now.astimezone(app.config.timezone).date()
+    for tie, on, age in birthdays.values():
+        days = (on - today).days
+        when = "today" if days == 0 else "tomorrow" if days == 1 else f"in {days} days"
+        turns = f" (turns {age})" if age is not None else ""
+        click.echo(f"birthday: {tie.person.name or tie.person.addresses[0]} on "
+                   f"{on:%a %-d %b}, {when}{turns}")
 
 
 @cli.command(epilog=PERSON_HELP)
@@ -572,7 +587,8 @@ def show(context: Context, person: str, as_json: bool, why: bool) -> None:
     if why and row.tracked:
         tracked_by, reason = app.store.track_reason(row.id)
         origin = {"config": "listed in [[people]] of the config", "cli": "syncd track",
-                  "vcard": "a vCard category naming a tier", "auto": "[general] auto_track"}
+                  "vcard": "an address-book category naming a tier ([tiers.map])",
+                  "auto": "[general] auto_track"}
         click.echo(f"  tracked because: {reason or origin.get(tracked_by or '', 'unknown')}")
     elif why and app.store.kept_out_of_auto_track(row.id):
         click.echo("  untracked by you: never suggested or auto-tracked again "
@@ -773,22 +789,34 @@ def import_group() -> None:
 
 
 @import_group.command(name="vcard")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("path", metavar="FILE|DIR",
+                type=click.Path(exists=True, path_type=Path))
 @pass_context
-def import_vcard(context: Context, file: Path) -> None:
-    """Import names and addresses from a vCard file; CATEGORIES naming a tier track them."""
+def import_vcard(context: Context, path: Path) -> None:
+    """Import names, addresses and birthdays from a vCard file (or the .vcf files of a
+    directory); CATEGORIES naming a tier, or mapped by [tiers.map], track them."""
     from syncd.render import plural
-    from syncd.vcard import import_cards
+    from syncd.vcard import import_cards, vcard_files
 
     app = context.app()
-    result = import_cards(app.store, file.read_bytes(), set(app.config.tiers))
-    if result.people == 0 and result.skipped == 0:
-        raise click.ClickException(f"{file} holds no vCard (no BEGIN:VCARD ... END:VCARD); "
+    files = vcard_files(path)
+    try:
+        contents = [(str(file), file.read_bytes()) for file in files]
+    except OSError as error:
+        raise click.ClickException(f"cannot read {error.filename}: {error.strerror}; check "
+                                   "the path and its permissions") from None
+    result = import_cards(app.store, contents, app.tier_map())
+    if result.cards_found == 0:
+        raise click.ClickException(f"{path} holds no vCard (no BEGIN:VCARD ... END:VCARD); "
                                    "export the address book as a .vcf file and import that")
+    for skip in result.skipped:
+        click.echo(skip.reason, err=True)
     click.echo(f"imported {plural(result.people, 'person', 'people')} "
                f"({plural(result.addresses, 'address', 'addresses')}), "
                f"{result.tracked} tracked by category; "
-               f"{plural(result.skipped, 'card', 'cards')} without e-mail")
+               f"{plural(result.without_email, 'card', 'cards')} without e-mail"
+               + (f"; {plural(len(result.skipped), 'broken card', 'broken cards')} skipped"
+                  if result.skipped else ""))
 
 
 @cli.command()

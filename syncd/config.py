@@ -224,6 +224,8 @@ SECTIONS: Mapping[str, Mapping[str, Option]] = MappingProxyType({
         "renotify_after": Option(_duration, timedelta(days=7), "remind again about a quiet "
                                  "tie after this long"),
         "digest_over": Option(_positive_int, 3, "more alerts than this at once become one digest"),
+        "birthdays": Option(_duration, None, "notify this long before a tracked person's "
+                            "birthday, e.g. 3d (off when unset)"),
     },
     "report": {
         "path": Option(_path, None, "the daemon rewrites this HTML report after every sync, "
@@ -484,6 +486,8 @@ class NotifyConfig:
     max_per_day: int = 3
     renotify_after: timedelta = timedelta(days=7)
     digest_over: int = 3
+    #: How long before a tracked person's birthday to notify (None: never).
+    birthdays: timedelta | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,7 +53,7 @@ from types import FrameType
 from typing import Any
 
 from connectors.base import Connector
-from syncd.alerts import AlertPolicy, Notification, local_day_start, plan_alerts
+from syncd.alerts import AlertPolicy, Notification, local_day_start, plan_alerts, plan_birthdays
 from syncd.app import App, Clock, utc_now
 from syncd.config import Config, SourceConfig
 from syncd.engine import Engine, SyncReport
@@ -531,7 +531,12 @@ class Daemon:
                            upcoming=self._upcoming(now))
         sent = 0
         assert self._notifier is not None
-        for notification in plan.notifications:
+        birthdays: tuple[Notification, ...] = ()
+        if config.notify.birthdays is not None:
+            birthdays = plan_birthdays(self.app.birthdays_ahead(), policy=policy, now=now,
+                                       lead=config.notify.birthdays,
+                                       notified=self.store.birthdays_notified())
+        for notification in (*plan.notifications, *birthdays):
             try:
                 self._notifier.send(notification)
             except NotifyError as error:

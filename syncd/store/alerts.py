@@ -4,7 +4,7 @@ nothing (:mod:`syncd.alerts` decides, the daemon records here)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from syncd.store.schema import StoreBase, to_epoch
 
@@ -51,6 +51,13 @@ class AlertsMixin(StoreBase):
         return {person_id: datetime.fromtimestamp(at, UTC) for person_id, at in self._db.execute(
             "SELECT person_id, max(at) FROM alerts WHERE kind IN ('alert', 'digest') "
             "GROUP BY person_id")}
+
+    def birthdays_notified(self) -> set[tuple[int, date]]:
+        """Return (person id, birthday date) of every birthday notification sent."""
+        return {(person_id, datetime.fromtimestamp(due_at, UTC).date())
+                for person_id, due_at in self._db.execute(
+                    "SELECT person_id, due_at FROM alerts WHERE kind = 'birthday' "
+                    "AND due_at IS NOT NULL")}
 
     def notifications_since(self, since: datetime) -> int:
         """Return how many notifications were sent at or after ``since`` (a digest is one)."""

@@ -12,7 +12,6 @@ card was why they were tracked; their history is never touched.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date
 
 from syncd.model import Birthday, Card
 from syncd.store.tracking import TrackingMixin
@@ -34,7 +33,6 @@ class CardsMixin(TrackingMixin):
         nobody syncd can see: it is dropped like a removal.
         """
         db = self._db
-        db.execute("INSERT OR IGNORE INTO sources(name) VALUES (?)", (source,))
         for removal in removals:
             if removal.endswith("|"):
                 ids = [row[0] for row in db.execute(
@@ -125,19 +123,3 @@ class CardsMixin(TrackingMixin):
         return int(self._db.execute("SELECT count(*) FROM cards WHERE source = ?",
                                     (source,)).fetchone()[0])
 
-
-def next_birthday(birthday: Birthday, today: date) -> date:
-    """Return the next date (today included) of ``birthday``; 29 February is kept on 28
-    February in other years."""
-    for year in (today.year, today.year + 1):
-        day = birthday.day
-        if birthday.month == 2 and day == 29 and not _leap(year):
-            day = 28
-        moment = date(year, birthday.month, day)
-        if moment >= today:
-            return moment
-    raise AssertionError("unreachable: a birthday comes within a year")
-
-
-def _leap(year: int) -> bool:
-    return year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)

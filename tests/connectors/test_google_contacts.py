@@ -99,3 +99,48 @@ def test_an_expired_sync_token_lists_everything_again_and_still_sees_deletions(
 def test_a_token_for_other_google_sources_does_not_read_contacts(google, tmp_path):
     with pytest.raises(AuthError, match="run: syncd auth gcontacts"):
         list(contacts(google, tmp_path, "gmail").pull(None, set()))
+
+
+def test_google_contacts_sync_through_the_engine_into_people_tiers_and_birthdays(
+        google, tmp_path):
+    """End to end: the real client, the fake server, the engine and a real store."""
+    from datetime import UTC, datetime
+    from types import MappingProxyType
+
+    from syncd.cards import TierMap
+    from syncd.engine import Engine
+    from syncd.rules import Rules
+    from syncd.store import Store
+
+    fake = google.fake
+    fake.add_person("people/c1", person("Ann Example", "ann@example.org", "ann@work.example",
+                                        groups=("contactGroups/abc",),
+                                        birthday={"month": 3, "day": 14}))
+    fake.add_person("people/c2", person("Bob", "bob@example.org",
+                                        groups=("contactGroups/starred",)))
+    fake.add_person("people/c3", person("Cy", "cy@example.org"))
+    store = Store.in_memory()
+    tiers = TierMap(frozenset({"close", "friends"}),
+                    MappingProxyType({"Close friends": "close", "starred": "friends"}))
+    engine = Engine(store, Rules(), lambda: datetime(2026, 3, 1, tzinfo=UTC), tier_map=tiers)
+    connector = contacts(google, tmp_path)
+
+    def people():
+        return sorted(tuple(row) for row in store._db.execute(
+            "SELECT a.address, p.name, p.tracked, p.tier FROM addresses a "
+            "JOIN people p ON p.id = a.person_id"))
+
+    assert engine.sync("gcontacts", connector).error is None
+    assert people() == [("ann@example.org", "Ann Example", 1, "close"),
+                        ("ann@work.example", "Ann Example", 1, "close"),
+                        ("bob@example.org", "Bob", 1, "friends"),
+                        ("cy@example.org", "Cy", 0, None)]
+    assert list(store.birthdays().values()) == [Birthday(3, 14)]
+    first_cursor = store.cursor("gcontacts")
+    assert first_cursor and json.loads(first_cursor)["token"]
+
+    fake.delete_person("people/c2")  # comes back in the delta with metadata.deleted
+    assert engine.sync("gcontacts", connector).error is None
+    assert ("bob@example.org", "Bob", 0, None) in people()  # untracked, still known
+    assert store.cursor("gcontacts") != first_cursor
+    assert store.card_count("gcontacts") == 2

@@ -274,3 +274,38 @@ def test_show_colours_the_strip_on_a_terminal_unless_no_color_is_set(synced):
     assert "\x1b[" in coloured and "last 24 months" in coloured
     plain = _on_a_terminal(synced, "show", "Jordan Blake", env={**os.environ, "NO_COLOR": "1"})
     assert "\x1b[" not in plain and "last 24 months" in plain
+
+
+def test_import_vcard_of_a_directory_skips_broken_cards_with_reasons(synced):
+    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "vcard"
+    result = syncd("import", "vcard", str(fixtures), config=synced)
+    assert "imported 5 people (7 addresses)" in result.stdout
+    assert "2 broken cards skipped" in result.stdout
+    assert "no END:VCARD" in result.stderr and "UID ann-1" in result.stderr
+    again = syncd("import", "vcard", str(fixtures), config=synced)
+    assert "0 tracked by category" in again.stdout
+    bob = json.loads(syncd("show", "bob@roe.example", "--json", config=synced).stdout)
+    assert bob["name"] == "Bob Roe" and bob["tier"] == "friends"
+
+
+def test_due_lists_upcoming_birthdays_of_tracked_people(synced, tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    soon = (datetime.now(UTC) + timedelta(days=5)).date()
+    later = (datetime.now(UTC) + timedelta(days=40)).date()
+    card = tmp_path / "birthdays.vcf"
+    card.write_text(f"BEGIN:VCARD\r\nVERSION:4.0\r\nFN:Casey Soon\r\nEMAIL:casey@example.net\r\n"
+                    f"CATEGORIES:friends\r\nBDAY:1990{soon:%m%d}\r\nEND:VCARD\r\n"
+                    f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Lee Later\r\nEMAIL:lee@example.net\r\n"
+                    f"CATEGORIES:friends\r\nBDAY:--{later:%m-%d}\r\nEND:VCARD\r\n"
+                    f"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Untracked Soon\r\nEMAIL:u@example.net"
+                    f"\r\nBDAY:--{soon:%m%d}\r\nEND:VCARD\r\n")
+    syncd("import", "vcard", str(card), config=synced)
+    rows = json.loads(syncd("due", "--json", config=synced).stdout)
+    birthdays = {row["name"]: row["upcoming_birthday"] for row in rows
+                 if row["upcoming_birthday"]}
+    assert list(birthdays) == ["Casey Soon"]
+    assert abs((datetime.fromisoformat(birthdays["Casey Soon"]).date() - soon).days) <= 1
+    shown = syncd("due", config=synced).stdout
+    assert "birthday: Casey Soon on" in shown and "(turns " in shown
+    assert "birthday: Lee Later" not in shown and "Untracked Soon" not in shown

@@ -157,3 +157,42 @@ def test_notify_test_shows_one_notification_on_the_desktop(tmp_path, desktop):  
     assert result.returncode == 0, result.stderr
     assert "via desktop" in result.stdout
     assert desktop.wait_arrived(1)[0][0] == "syncd"
+
+
+def test_a_birthday_notifies_once_its_lead_before_and_a_restart_never_repeats_it(
+        tmp_path, desktop):  # noqa: F811
+    from syncd.cards import TierMap
+    from syncd.store import Store
+    from syncd.vcard import import_cards
+
+    config = setup(tmp_path, {})
+    config.write_text(config.read_text().replace(
+        '[notify]\nbackend = "desktop"\n',
+        '[notify]\nbackend = "desktop"\nbirthdays = "3d"\n[tiers]\nclose = "14d"\n'))
+    birthday = (NOW + timedelta(days=5)).date()
+    write_mail(tmp_path / "Maildir", 1, "ann@example.com", NOW - timedelta(days=2))
+    store = Store.open(tmp_path / "state")
+    import_cards(store, (f"BEGIN:VCARD\r\nVERSION:4.0\r\nUID:ann\r\nFN:Ann Lee\r\n"
+                         f"EMAIL:ann@example.com\r\nCATEGORIES:close\r\n"
+                         f"BDAY:--{birthday:%m%d}\r\nEND:VCARD\r\n").encode(),
+                 TierMap(frozenset({"close"})))
+    store.close()
+    clock = Clock(NOW)
+    daemon = started(config, clock)
+    try:
+        assert desktop.count() == 0  # five days ahead: not yet
+        clock.now = NOW + timedelta(days=2)
+        assert daemon.check_alerts() == 1
+        [(title, body)] = desktop.wait_arrived(1)
+        assert title == "Ann Lee's birthday in 3 days"
+        assert body.startswith(f"{birthday:%A %-d %B}; you last talked 4 days ago")
+        assert daemon.check_alerts() == 0
+    finally:
+        daemon.shutdown()
+    clock.now = NOW + timedelta(days=4)
+    restarted = started(config, clock)
+    try:
+        assert restarted.check_alerts() == 0
+    finally:
+        restarted.shutdown()
+    assert desktop.count() == 1

@@ -168,3 +168,31 @@ def test_cadences_read_like_a_person_would_say_them():
 
 def test_equal_quiet_hour_ends_mean_no_quiet_hours():
     assert parse_quiet_hours("08:00-08:00") is None
+
+
+def test_birthdays_notify_from_their_lead_once_and_never_in_quiet_hours():
+    from datetime import UTC, date, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    from syncd.alerts import AlertPolicy, birthday_key, parse_quiet_hours, plan_birthdays
+    from syncd.model import PersonRow
+    from syncd.ties import evaluate
+
+    now = datetime(2026, 4, 12, 12, 0, tzinfo=UTC)
+    row = PersonRow(7, "Ann Lee", ("ann@example.com",), True, None, 30.0, None, None, None,
+                    None, None, now - timedelta(days=10), now - timedelta(days=10), 1, None)
+    tie = evaluate(row, {}, now)
+    policy = AlertPolicy(ZoneInfo("UTC"))
+    lead = timedelta(days=3)
+    [sent] = plan_birthdays([(tie, date(2026, 4, 15), 46)], policy=policy, now=now,
+                            lead=lead, notified=set())
+    assert sent.kind == "birthday" and sent.title == "Ann Lee's birthday in 3 days"
+    assert sent.body == "Wednesday 15 April, turning 46; you last talked 10 days ago"
+    assert sent.alerts[0].due_at == birthday_key(date(2026, 4, 15))
+    assert plan_birthdays([(tie, date(2026, 4, 16), 46)], policy=policy, now=now, lead=lead,
+                          notified=set()) == ()
+    assert plan_birthdays([(tie, date(2026, 4, 15), 46)], policy=policy, now=now, lead=lead,
+                          notified={(7, date(2026, 4, 15))}) == ()
+    quiet = AlertPolicy(ZoneInfo("UTC"), parse_quiet_hours("11:00-13:00"))
+    assert plan_birthdays([(tie, date(2026, 4, 15), 46)], policy=quiet, now=now, lead=lead,
+                          notified=set()) == ()

@@ -8,12 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from types import MappingProxyType
 
-from syncd.cards import TierMap
+from syncd.cards import TierMap, birthdays_within, next_birthday
 from syncd.engine import Engine
 from syncd.model import Address, Birthday, Card, Page
 from syncd.rules import Rules
 from syncd.store import Store
-from syncd.store.cards import next_birthday
 from syncd.testing import FakeConnector, database_content, message
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -151,3 +150,10 @@ def test_next_birthday_wraps_the_year_and_keeps_29_february():
     assert next_birthday(Birthday(1, 2), date(2026, 12, 30)) == date(2027, 1, 2)
     assert next_birthday(Birthday(2, 29, 2000), date(2026, 1, 1)) == date(2026, 2, 28)
     assert next_birthday(Birthday(2, 29), date(2027, 12, 1)) == date(2028, 2, 29)
+
+
+def test_birthdays_within_a_window_soonest_first_with_the_age_when_known():
+    from datetime import timedelta
+    found = birthdays_within({1: Birthday(4, 20, 1980), 2: Birthday(4, 16), 3: Birthday(5, 30)},
+                             date(2026, 4, 15), timedelta(days=14))
+    assert found == [(2, date(2026, 4, 16), None), (1, date(2026, 4, 20), 46)]

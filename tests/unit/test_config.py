@@ -118,3 +118,21 @@ def test_a_password_in_the_config_is_refused_without_echoing_it():
     assert found == ["sources.work.password: passwords never go in the config file: set "
                      "password_command, or run: syncd auth work"]
     assert not any(CONFIG_PASSWORD in problem for problem in found)
+
+
+def test_tiers_map_names_existing_tiers():
+    found = problems({"tiers": {"close": "14d", "map": {"Close friends": "clsoe",
+                                                          "Family": 3}}})
+    assert any('tiers.map."Close friends"' in p and "did you mean 'close'" in p for p in found)
+    assert any('tiers.map."Family"' in p and "must be a tier name" in p for p in found)
+    config = parse_config({"tiers": {"close": "14d", "map": {"Close friends": "close"}}},
+                          environ=ENV)
+    assert dict(config.tiers) == {"close": timedelta(days=14)}
+    assert dict(config.tier_map) == {"Close friends": "close"}
+
+
+def test_birthday_notifications_are_off_by_default_and_take_a_duration():
+    assert parse_config({}, environ=ENV).notify.birthdays is None
+    config = parse_config({"notify": {"birthdays": "3d"}}, environ=ENV)
+    assert config.notify.birthdays == timedelta(days=3)
+    assert any("notify.birthdays" in p for p in problems({"notify": {"birthdays": "soon"}}))
