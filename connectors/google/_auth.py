@@ -72,6 +72,13 @@ def auth_hint(source: str) -> str:
     return f"run: syncd auth {source}"
 
 
+def refusal(source: str, error: Exception) -> AuthError:
+    """Return the AuthError for a grant Google refused; its message never holds a token."""
+    kind = "invalid_grant" if "invalid_grant" in str(error) else "refused"
+    return AuthError(f"Google refused the stored authorization of {source!r} ({kind}: revoked, "
+                     f"expired or the password changed); {auth_hint(source)}")
+
+
 # --- the client -------------------------------------------------------------------------------
 
 
@@ -182,6 +189,21 @@ class _Redirects:
 
 
 @contextlib.contextmanager
+def _tokens_unlogged() -> Iterator[None]:
+    """Keep requests-oauthlib quiet while it holds tokens: at DEBUG it logs the whole token
+    response ("Obtained token {...}"), access and refresh tokens included."""
+    loggers = [logging.getLogger(name) for name in ("requests_oauthlib", "oauthlib")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+@contextlib.contextmanager
 def _loopback_http(client: ClientSecrets) -> Iterator[None]:
     """Let oauthlib talk plain http to endpoints on this machine (a test server), never to
     others: it refuses non-https URLs unless OAUTHLIB_INSECURE_TRANSPORT is set."""
@@ -202,14 +224,15 @@ def _loopback_http(client: ClientSecrets) -> Iterator[None]:
 def authorize(client_secrets: str | os.PathLike[str], scopes: Iterable[str], name: str,
               store: TokenStore, *, show_url: Callable[[str], None],
               open_browser: bool = True, pasted: Callable[[], str | None] | None = None,
-              timeout: float = 600.0) -> Authorized:
+              login_hint: str | None = None, timeout: float = 600.0) -> Authorized:
     """Run the installed-app flow with a loopback redirect and store the refresh token.
 
     ``show_url`` is given the authorization URL (the CLI prints it). The redirect is awaited
     on 127.0.0.1; ``pasted``, when given, is called in a thread and may return the final
     redirected URL the user copied from a browser on another machine (either arrives first).
-    Return where the token went. Raise :class:`CredentialError` when the user refused, the
-    wait timed out, or the token endpoint refused the code.
+    ``login_hint`` names the account to sign in with. Return where the token went. Raise
+    :class:`CredentialError` when the user refused, the wait timed out, or the token endpoint
+    refused the code.
     """
     import queue
 
@@ -219,11 +242,12 @@ def authorize(client_secrets: str | os.PathLike[str], scopes: Iterable[str], nam
     wanted = tuple(sorted(set(scopes)))
     arrived: queue.Queue[str] = queue.Queue()
     redirects = _Redirects(arrived.put)
-    with contextlib.closing(redirects), _loopback_http(client):
+    with contextlib.closing(redirects), _loopback_http(client), _tokens_unlogged():
         flow = InstalledAppFlow.from_client_config(dict(client.config), scopes=list(wanted))
         # Google accepts any port on a loopback redirect for Desktop clients (RFC 8252 §7.3).
         flow.redirect_uri = f"http://localhost:{redirects.port}/"
-        url, _state = flow.authorization_url(access_type="offline", prompt="consent")
+        hint = {"login_hint": login_hint} if login_hint else {}
+        url, _state = flow.authorization_url(access_type="offline", prompt="consent", **hint)
         show_url(url)
         if open_browser:
             import webbrowser
@@ -333,29 +357,38 @@ class TokenBucket:
             self.sleep(-self._level / self.rate)
 
 
-class GoogleSession:
-    """Credentials of one source plus one service object per thread and API."""
+class StoredGrant:
+    """One stored Google grant and the access tokens refreshed from it.
 
-    def __init__(self, source: str, options: Mapping[str, Any], scope: str) -> None:
+    The one refresh path of every Google sign-in: the API sources (:class:`GoogleSession`) and
+    IMAP's ``oauth_provider = "google"`` (:mod:`connectors.google._imap_oauth`). The grant is
+    the JSON :func:`authorize` stores under ``name``; ``scope`` must be among its scopes.
+    Credentials are google-auth's, refreshed at the grant's own ``token_uri``.
+    """
+
+    def __init__(self, source: str, client_secrets: str | os.PathLike[str], name: str,
+                 scope: str, store: TokenStore) -> None:
         self.source = source
-        self.options = options
+        self.client_secrets = client_secrets
+        self.name = name
         self.scope = scope
-        self.endpoint: str | None = options.get("api_endpoint")
+        self.store = store
         self.backoff = Backoff()
-        self._local = threading.local()
         self._credentials: Any = None
         self._lock = threading.Lock()
 
-    def credentials(self) -> Any:
-        """Return google-auth credentials with a fresh access token.
+    def credentials(self, *, fresh: bool = False) -> Any:
+        """Return google-auth credentials with an access token that is still valid, refreshed
+        when there is none yet, it expired, or ``fresh`` (the server refused it).
 
-        Raise :class:`AuthError` (pause, "run: syncd auth NAME") when there is no token, it
-        lacks this source's scope, or Google refuses it; :class:`SourceError` when the token
-        endpoint stays unreachable.
+        Raise :class:`AuthError` (pause, "run: syncd auth NAME") when there is no grant, it
+        lacks ``scope``, or Google refuses it; :class:`SourceError` when the token endpoint
+        stays unreachable.
         """
         with self._lock:
             if self._credentials is None:
                 self._credentials = self._load()
+            if fresh or not self._credentials.valid:
                 self._refresh(self._credentials)
             return self._credentials
 
@@ -363,11 +396,10 @@ class GoogleSession:
         from google.oauth2.credentials import Credentials
 
         try:
-            client = read_client_secrets(self.options["client_secrets"])
+            client = read_client_secrets(self.client_secrets)
         except CredentialError as error:
             raise SourceError(str(error)) from None
-        name = account_token_name(self.options, client)
-        text = token_store(self.options).load(name)
+        text = self.store.load(self.name)
         if text is None:
             raise AuthError(f"source {self.source!r} has no Google authorization yet; "
                             f"{auth_hint(self.source)}")
@@ -411,11 +443,39 @@ class GoogleSession:
             self.backoff.wait(attempt)
 
     def refused(self, error: Exception) -> AuthError:
+        """Return the AuthError for a refused refresh."""
+        return refusal(self.source, error)
+
+
+class GoogleSession:
+    """Credentials of one API source plus one service object per thread and API."""
+
+    def __init__(self, source: str, options: Mapping[str, Any], scope: str) -> None:
+        self.source = source
+        self.options = options
+        self.scope = scope
+        self.endpoint: str | None = options.get("api_endpoint")
+        self.backoff = Backoff()
+        self._local = threading.local()
+        self._grant: StoredGrant | None = None
+
+    def credentials(self) -> Any:
+        """Return google-auth credentials with a fresh access token (see
+        :meth:`StoredGrant.credentials` for what it raises)."""
+        if self._grant is None:
+            try:
+                client = read_client_secrets(self.options["client_secrets"])
+            except CredentialError as error:
+                raise SourceError(str(error)) from None
+            self._grant = StoredGrant(self.source, self.options["client_secrets"],
+                                      account_token_name(self.options, client), self.scope,
+                                      token_store(self.options))
+            self._grant.backoff = self.backoff
+        return self._grant.credentials()
+
+    def refused(self, error: Exception) -> AuthError:
         """Return the AuthError for a refused refresh (its message never holds a token)."""
-        kind = "invalid_grant" if "invalid_grant" in str(error) else "refused"
-        return AuthError(f"Google refused the stored authorization of {self.source!r} "
-                         f"({kind}: revoked, expired or the password changed); "
-                         f"{auth_hint(self.source)}")
+        return refusal(self.source, error)
 
     def service(self, api: str, version: str, path: str = "") -> Any:
         """Return this thread's service object for ``api`` (built once per thread).

@@ -377,7 +377,7 @@ def test_google_installed_app_sign_in_then_refresh_and_revocation(
     secrets_file = identity.google_client_secrets(tmp_path)
     source = imap(server, user, tmp_path / "state", oauth_provider="google",
                   client_secrets=str(secrets_file))
-    with pytest.raises(AuthError, match="no Google sign-in yet; run: syncd auth work"):
+    with pytest.raises(AuthError, match="no Google authorization yet; run: syncd auth work"):
         pull_all(source)
 
     shown: list[str] = []

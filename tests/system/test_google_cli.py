@@ -54,8 +54,8 @@ def syncd(config: Path, *arguments: str) -> list[str]:
     return [sys.executable, "-m", "syncd", "-c", str(config), *arguments]
 
 
-def start_auth(config: Path, source: str = "gmail"):
-    process = subprocess.Popen(syncd(config, "auth", source, "--no-browser"),
+def start_auth(config: Path, source: str = "gmail", *options: str):
+    process = subprocess.Popen(syncd(config, *options, "auth", source, "--no-browser"),
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     shown = ""
@@ -74,7 +74,8 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def test_auth_with_no_browser_prints_the_url_and_takes_the_loopback_redirect(google, tmp_path):
     config = write_config(tmp_path, google, calendar=True)
-    process, url, _ = start_auth(config)
+    # -v: at DEBUG the OAuth libraries would log the token response, tokens included.
+    process, url, _ = start_auth(config, "gmail", "-v")
     # The "browser": Google's consent page redirects to the loopback address syncd listens on.
     with urllib.request.urlopen(url, timeout=30) as answer:
         assert b"authorization received" in answer.read()
