@@ -20,6 +20,7 @@ REGISTRY: MappingProxyType[str, str] = MappingProxyType(
         "imap": "connectors.mail.imap:ImapConnector",
         "caldav": "connectors.calendars.caldav:CaldavConnector",
         "ics": "connectors.calendars.ics:IcsConnector",
+        "carddav": "connectors.contacts.carddav:CarddavConnector",
         "gmail": "connectors.google.gmail:GmailConnector",
         "google_calendar": "connectors.google.calendar:GoogleCalendarConnector",
         "google_contacts": "connectors.google.contacts:GoogleContactsConnector",

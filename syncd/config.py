@@ -315,6 +315,15 @@ SOURCE_TYPES: Mapping[str, Mapping[str, Option]] = MappingProxyType({
                             "are read"),
         "ca_file": Option(_path, None, "a PEM file of CA certificates to trust for this server"),
     },
+    "carddav": {
+        "url": Option(_url, None, "the CardDAV server or address-book home URL",
+                      required=True),
+        "username": Option(_nonempty_string, None, "the login name", required=True),
+        "password_command": Option(_nonempty_string, None, "a command that prints the password; "
+                                   "default: the keyring, set with syncd auth NAME"),
+        "address_books": Option(_string_list, ("*",), "address book names or globs to read"),
+        "ca_file": Option(_path, None, "a PEM file of CA certificates to trust for this server"),
+    },
     "ics": {
         "path": Option(_path, None, "an .ics file, a directory of them, or a glob"),
         "url": Option(_url, None, "an https calendar subscription (fetched with ETag)"),

@@ -21,14 +21,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import vobject
 
 from syncd.addresses import normalize_address
 from syncd.cards import TierMap
 from syncd.model import Address, Birthday, Card, Skip
-from syncd.store import Store
+
+if TYPE_CHECKING:  # the parser is shared with the CardDAV source, which needs no store
+    from syncd.store import Store
 
 #: The source every ``syncd import vcard`` stores its cards under.
 SOURCE = "vcard"

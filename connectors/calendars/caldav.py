@@ -1,7 +1,7 @@
 """CalDAV source (RFC 4791): meetings from the calendars of one account.
 
-It speaks WebDAV itself over ``requests`` (no ``caldav`` library) because the request count
-of a poll is part of its contract.
+The WebDAV side (discovery, sync-collection with its ETag fallback, multiget, 401) is
+:mod:`connectors._dav`, shared with the CardDAV source; this module adds what is CalDAV's.
 
 A pass, per calendar:
 
@@ -32,19 +32,16 @@ The cursor is JSON: calendars with their sync token and, per resource href, [ETa
 
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
 import time
-import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable, Container, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Container, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
-from xml.sax.saxutils import escape
+from xml.etree.ElementTree import Element
 from zoneinfo import ZoneInfo
 
+from connectors._dav import CALDAV, DavClient, Kind, tag
 from connectors.calendars._calendar import (
     CalendarUnreadable,
     event_prefix,
@@ -53,36 +50,21 @@ from connectors.calendars._calendar import (
     window,
 )
 from syncd.credentials import read_password
-from syncd.errors import AuthError, SourceEmpty, SourceError
 from syncd.model import Meeting, Page, Skip
 
 log = logging.getLogger(__name__)
 
-_DAV = "DAV:"
-_CALDAV = "urn:ietf:params:xml:ns:caldav"
 _CURSOR_VERSION = 1
-_MULTIGET_BATCH = 100
 _PAGE_SIZE = 2000
 _REDISCOVER_SECONDS = 86400
-_TIMEOUT_SECONDS = 60
+KIND = Kind(protocol="CalDAV", namespace=CALDAV, home_set="calendar-home-set",
+            collection="calendar", well_known="/.well-known/caldav",
+            extra_props="<c:supported-calendar-component-set/>")
 
 
-def _tag(namespace: str, name: str) -> str:
-    return f"{{{namespace}}}{name}"
-
-
-@dataclass(slots=True)
-class _SyncResult:
-    """One sync-collection answer: href -> ETag changed, hrefs removed, the next token."""
-
-    changed: dict[str, str] = field(default_factory=dict)
-    removed: list[str] = field(default_factory=list)
-    token: str | None = None
-    truncated: bool = False
-
-
-class _TokenRefused(Exception):
-    """The server would not run sync-collection with this token (RFC 6578 §3.2, §3.6)."""
+def _holds_events(response: Element) -> bool:
+    components = [c.get("name", "").upper() for c in response.iter(tag(CALDAV, "comp"))]
+    return not components or "VEVENT" in components  # else a task list (RFC 4791 §5.2.3)
 
 
 class CaldavConnector:
@@ -94,211 +76,31 @@ class CaldavConnector:
                  clock: Callable[[], datetime] | None = None) -> None:
         self.name = name
         self.options = options
-        self.url: str = str(options["url"])
-        if not self.url.endswith("/"):
-            self.url += "/"
-        self.username: str = str(options["username"])
+        self.dav = DavClient(name, options, KIND)
+        self.url = self.dav.url
+        self.username = self.dav.username
         self.patterns: tuple[str, ...] = tuple(options.get("calendars") or ("*",))
         self.history: timedelta = options.get("history") or timedelta(days=3 * 365)
         self.lookahead: timedelta = options.get("lookahead") or timedelta(days=30)
         self.timezone = timezone
         self.clock = clock or (lambda: datetime.now(UTC))
-        #: HTTP requests sent by this connector (for tests and the benchmark).
-        self.requests_made = 0
-        self._session: Any = None
 
-    # --- HTTP ----------------------------------------------------------------------------------
-
-    def _open(self, password: str) -> None:
-        import requests
-
-        session = requests.Session()
-        session.auth = (self.username, password)
-        session.headers["User-Agent"] = "syncd (CalDAV)"
-        ca_file = self.options.get("ca_file")
-        session.verify = str(ca_file) if ca_file else True
-        self._session = session
-
-    def _request(self, method: str, url: str, body: str | None = None, depth: str | None = None,
-                 ok: Sequence[int] = (200, 207)) -> Any:
-        import requests
-
-        headers = {"Content-Type": "application/xml; charset=utf-8"}
-        if depth is not None:
-            headers["Depth"] = depth
-        self.requests_made += 1
-        try:
-            response = self._session.request(method, url, data=body.encode() if body else None,
-                                             headers=headers, timeout=_TIMEOUT_SECONDS)
-        except requests.RequestException as error:
-            raise SourceError(f"cannot reach the CalDAV server of source {self.name!r} "
-                              f"({type(error).__name__}); check url and network") from None
-        if response.status_code == 401:
-            raise AuthError(f"the CalDAV server refused the password of source {self.name!r}; "
-                            f"run: syncd auth {self.name}")
-        if response.status_code not in ok:
-            return response
-        return response
-
-    @staticmethod
-    def _xml(response: Any) -> ElementTree.Element:
-        try:
-            return ElementTree.fromstring(response.content)
-        except ElementTree.ParseError:
-            raise SourceError("the CalDAV server answered with XML that cannot be parsed "
-                              f"(HTTP {response.status_code})") from None
-
-    def _fail(self, response: Any, what: str) -> SourceError:
-        retry = response.headers.get("Retry-After")
-        hint = f"; it asks to retry after {retry}" if retry else ""
-        return SourceError(f"the CalDAV server answered HTTP {response.status_code} to {what} "
-                           f"for source {self.name!r}{hint}")
-
-    def _absolute(self, href: str) -> str:
-        return urljoin(self.url, href)
-
-    # --- discovery -----------------------------------------------------------------------------
-
-    def _propfind(self, url: str, props: str, depth: str) -> ElementTree.Element | None:
-        body = (f'<?xml version="1.0" encoding="utf-8"?><d:propfind xmlns:d="DAV:" '
-                f'xmlns:c="{_CALDAV}"><d:prop>{props}</d:prop></d:propfind>')
-        response = self._request("PROPFIND", url, body, depth)
-        if response.status_code != 207:
-            return None
-        return self._xml(response)
-
-    @staticmethod
-    def _first_href(root: ElementTree.Element, prop: str, namespace: str = _DAV) -> str | None:
-        for element in root.iter(_tag(namespace, prop)):
-            href = element.find(_tag(_DAV, "href"))
-            if href is not None and href.text:
-                return href.text.strip()
-        return None
+    @property
+    def requests_made(self) -> int:
+        """HTTP requests sent by this connector (for tests and the benchmark)."""
+        return self.dav.requests_made
 
     def discover(self) -> dict[str, str]:
         """Return {calendar path: display name} of the selected calendars that hold events.
 
         Raise :class:`SourceError` when the URL leads to no calendar home.
         """
-        props = ("<d:resourcetype/><d:current-user-principal/><c:calendar-home-set/>"
-                 "<d:displayname/><c:supported-calendar-component-set/>")
-        root = self._propfind(self.url, props, "0")
-        if root is None:
-            # RFC 6764 §5: the server root may only answer at /.well-known/caldav.
-            root = self._propfind(urljoin(self.url, "/.well-known/caldav"), props, "0")
-        if root is None:
-            raise SourceError(f"{self.url} is not a CalDAV server or calendar; fix "
-                              f"[sources.{self.name}].url")
-        if root.find(f".//{_tag(_CALDAV, 'calendar')}") is not None:
-            path = urlsplit(self.url).path
-            return {path: self._display_name(root) or path.rstrip("/").rpartition("/")[2]}
-        home = self._first_href(root, "calendar-home-set", _CALDAV)
-        if home is None:
-            principal = self._first_href(root, "current-user-principal")
-            if principal is not None:
-                found = self._propfind(self._absolute(principal), "<c:calendar-home-set/>", "0")
-                if found is not None:
-                    home = self._first_href(found, "calendar-home-set", _CALDAV)
-        if home is None:
-            raise SourceError(f"the CalDAV server of source {self.name!r} names no calendar "
-                              f"home for {self.username}; set url to the calendar home")
-        listing = self._propfind(self._absolute(home), props, "1")
-        if listing is None:
-            raise SourceError(f"cannot list the calendars of source {self.name!r}")
-        calendars: dict[str, str] = {}
-        for response in listing.iter(_tag(_DAV, "response")):
-            href = response.findtext(_tag(_DAV, "href")) or ""
-            if response.find(f".//{_tag(_CALDAV, 'calendar')}") is None:
-                continue
-            components = [c.get("name", "").upper()
-                          for c in response.iter(_tag(_CALDAV, "comp"))]
-            if components and "VEVENT" not in components:
-                continue  # a task list or journal (RFC 4791 §5.2.3)
-            path = urlsplit(href).path
-            name = self._display_name(response) or unquote(path.rstrip("/").rpartition("/")[2])
-            if self._selected(path, name):
-                calendars[path] = name
-        return calendars
-
-    @staticmethod
-    def _display_name(element: ElementTree.Element) -> str:
-        return (element.findtext(f".//{_tag(_DAV, 'displayname')}") or "").strip()
-
-    def _selected(self, path: str, name: str) -> bool:
-        slug = unquote(path.rstrip("/").rpartition("/")[2])
-        return any(fnmatch.fnmatchcase(name.lower(), pattern.lower())
-                   or fnmatch.fnmatchcase(slug.lower(), pattern.lower())
-                   for pattern in self.patterns)
+        return self.dav.discover(self.patterns, "calendars", _holds_events)
 
     def check_password(self, password: str) -> None:
         """Log in with ``password`` and find the calendars; raise AuthError if refused."""
-        self._open(password)
+        self.dav.open(password)
         self.discover()
-
-    # --- changes -------------------------------------------------------------------------------
-
-    def _sync_collection(self, path: str, token: str | None) -> _SyncResult:
-        """Run RFC 6578 sync-collection; raise _TokenRefused for any refusal or truncation."""
-        token_xml = f"<d:sync-token>{escape(token)}</d:sync-token>" if token else "<d:sync-token/>"
-        body = ('<?xml version="1.0" encoding="utf-8"?><d:sync-collection xmlns:d="DAV:">'
-                f"{token_xml}<d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop>"
-                "</d:sync-collection>")
-        # RFC 6578 §3.2: the report is defined for Depth: 0 only.
-        response = self._request("REPORT", self._absolute(path), body, "0")
-        if response.status_code != 207:
-            # 403/409 + DAV:valid-sync-token (§3.2), 415, 418, 400, 405, 501: list instead.
-            raise _TokenRefused(f"HTTP {response.status_code}")
-        root = self._xml(response)
-        result = _SyncResult(token=(root.findtext(_tag(_DAV, "sync-token")) or "").strip()
-                             or None)
-        collection = path.rstrip("/")
-        for item in root.iter(_tag(_DAV, "response")):
-            href = urlsplit((item.findtext(_tag(_DAV, "href")) or "").strip()).path
-            status = item.findtext(_tag(_DAV, "status")) or ""
-            if href.rstrip("/") == collection:
-                if " 507 " in status:
-                    result.truncated = True  # §3.6: more changes than the server returned
-                continue
-            if " 404 " in status:
-                result.removed.append(href)
-                continue
-            etag = item.findtext(f".//{_tag(_DAV, 'getetag')}")
-            if etag is not None:
-                result.changed[href] = etag.strip()
-        if result.truncated:
-            raise _TokenRefused("HTTP 507 (truncated)")
-        return result
-
-    def _etag_listing(self, path: str) -> dict[str, str]:
-        root = self._propfind(self._absolute(path), "<d:getetag/><d:resourcetype/>", "1")
-        if root is None:
-            raise SourceError(f"cannot list calendar {path} of source {self.name!r}")
-        listing = {}
-        collection = path.rstrip("/")
-        for item in root.iter(_tag(_DAV, "response")):
-            href = urlsplit((item.findtext(_tag(_DAV, "href")) or "").strip()).path
-            etag = item.findtext(f".//{_tag(_DAV, 'getetag')}")
-            if href.rstrip("/") != collection and etag is not None:
-                listing[href] = etag.strip()
-        return listing
-
-    def _multiget(self, path: str, hrefs: Sequence[str]) -> Iterator[tuple[str, str, str]]:
-        """Yield (href, ETag, calendar data) of ``hrefs``, 100 per REPORT."""
-        for offset in range(0, len(hrefs), _MULTIGET_BATCH):
-            chunk = hrefs[offset:offset + _MULTIGET_BATCH]
-            refs = "".join(f"<d:href>{escape(href)}</d:href>" for href in chunk)
-            body = ('<?xml version="1.0" encoding="utf-8"?><c:calendar-multiget xmlns:d="DAV:" '
-                    f'xmlns:c="{_CALDAV}"><d:prop><d:getetag/><c:calendar-data/></d:prop>'
-                    f"{refs}</c:calendar-multiget>")
-            response = self._request("REPORT", self._absolute(path), body, "1")
-            if response.status_code != 207:
-                raise self._fail(response, f"calendar-multiget on {path}")
-            for item in self._xml(response).iter(_tag(_DAV, "response")):
-                href = urlsplit((item.findtext(_tag(_DAV, "href")) or "").strip()).path
-                data = item.findtext(f".//{_tag(_CALDAV, 'calendar-data')}")
-                etag = item.findtext(f".//{_tag(_DAV, 'getetag')}") or ""
-                if data is not None:
-                    yield href, etag.strip(), data
 
     # --- pulling ------------------------------------------------------------------------------
 
@@ -308,8 +110,8 @@ class CaldavConnector:
     def pull(self, cursor: str | None, known: Container[str]) -> Iterator[Page]:
         """Yield pages of meeting occurrences changed since ``cursor``; see the module doc."""
         state = self._load(cursor)
-        if self._session is None:
-            self._open(read_password(self.name, self.options))
+        if not self.dav.is_open:
+            self.dav.open(read_password(self.name, self.options))
         now = self.clock()
         start, end = window(now, self.history, self.lookahead)
         calendars: dict[str, dict[str, Any]] = state.get("cals", {})
@@ -340,40 +142,13 @@ class CaldavConnector:
                        removals: list[str]) -> int:
         """Bring one calendar up to date (mutating its cursor entry); return resources read."""
         items: dict[str, list[Any]] = calendar["items"]
-        token = calendar.get("token")
-        full_listing: dict[str, str] | None = None
-        result: _SyncResult | None = None
-        if not calendar.get("nosync"):
-            try:
-                result = self._sync_collection(path, token)
-            except _TokenRefused as refusal:
-                log.info("%s: calendar %s: sync token refused (%s); listing ETags", self.name,
-                         calendar["name"], refusal)
-                if token is None:
-                    calendar["nosync"] = True
-                calendar["token"] = None
-        if result is None:
-            full_listing = self._etag_listing(path)
-        elif token is None:
-            full_listing = result.changed  # an empty-token sync lists every resource
-        if full_listing is not None:
-            changed = {href: etag for href, etag in full_listing.items()
-                       if href not in items or items[href][0] != etag}
-            gone = [href for href in items if href not in full_listing]
-            remaining = len(full_listing)
-        else:
-            assert result is not None
-            changed = {href: etag for href, etag in result.changed.items()
-                       if href not in items or items[href][0] != etag}
-            gone = [href for href in result.removed if href in items]
-            remaining = len(items) - len(gone) + len([h for h in changed if h not in items])
-        if items and remaining == 0:
-            raise SourceEmpty(
-                f"calendar {calendar['name']!r} of source {self.name!r} lists no events any "
-                f"more, though it had {len(items)}; if you emptied it on purpose, run: "
-                f"syncd sync {self.name} --full")
-        if result is not None:
-            calendar["token"] = result.token
+
+        def refused(reason: str) -> None:
+            log.info("%s: calendar %s: sync token refused (%s); listing ETags", self.name,
+                     calendar["name"], reason)
+
+        found = self.dav.changes(path, calendar, "events", refused)
+        changed, gone = found.changed, found.gone
         horizon = int(end.timestamp())
         due = [href for href, item in items.items()
                if href not in changed and href not in gone and item[2] is not None
@@ -382,7 +157,8 @@ class CaldavConnector:
             removals.append(event_prefix(path, items.pop(href)[1]))
         wanted = [*changed, *due]
         read = 0
-        for href, etag, data in self._multiget(path, wanted):
+        for href, etag, data in self.dav.multiget(path, "calendar-multiget", "calendar-data",
+                                                  wanted):
             read += 1
             old = items.get(href)
             if old is not None and href in changed:

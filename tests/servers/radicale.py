@@ -1,4 +1,4 @@
-"""Real CalDAV servers for tests: Radicale (htpasswd auth) and Xandikos, on 127.0.0.1.
+"""Real CalDAV/CardDAV servers for tests: Radicale (htpasswd auth) and Xandikos, on 127.0.0.1.
 
 Fixtures ``radicale`` and ``xandikos`` (session scope) start one server each in a temporary
 directory; tests make their own user or calendar so they never see each other's data. Events
@@ -83,6 +83,29 @@ class CaldavServer:
                                     timeout=10)
         assert response.status_code in (200, 201), (response.status_code, response.text)
         return url
+
+    def make_address_book(self, user: str, slug: str | None = None) -> str:
+        """Create an address book (extended MKCOL, RFC 5689 / RFC 6352 §6.3.1); return its URL."""
+        slug = slug or f"book{uuid.uuid4().hex[:6]}"
+        if self.kind == "xandikos":
+            url = f"{self.base}/user/contacts/{slug}/"
+        else:
+            url = f"{self.base}/{user}/{slug}/"
+            requests.request("PROPFIND", f"{self.base}/{user}/", auth=self.auth(user),
+                             headers={"Depth": "0"}, timeout=10)
+        body = ('<?xml version="1.0" encoding="utf-8"?><d:mkcol xmlns:d="DAV:" '
+                'xmlns:card="urn:ietf:params:xml:ns:carddav"><d:set><d:prop><d:resourcetype>'
+                "<d:collection/><card:addressbook/></d:resourcetype><d:displayname>"
+                f"{slug}</d:displayname></d:prop></d:set></d:mkcol>")
+        response = requests.request("MKCOL", url, data=body, auth=self.auth(user), timeout=10)
+        assert response.status_code in (200, 201), (response.status_code, response.text)
+        return url
+
+    def put_card(self, book_url: str, user: str, name: str, vcf: str) -> None:
+        response = requests.put(book_url + name, data=vcf.encode(), auth=self.auth(user),
+                                headers={"Content-Type": "text/vcard; charset=utf-8"},
+                                timeout=10)
+        assert response.status_code in (201, 204), (response.status_code, response.text)
 
     def put(self, calendar_url: str, user: str, name: str, ics: str) -> None:
         response = requests.put(calendar_url + name, data=ics.encode(), auth=self.auth(user),

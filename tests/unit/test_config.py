@@ -28,8 +28,8 @@ def problems(data: dict) -> list[str]:
 
 def test_the_example_config_is_valid():
     config = load_config(EXAMPLE, environ=ENV)
-    assert set(config.sources) == {"local", "takeout", "work", "cal", "holidays", "gmail", "gcal",
-                                   "gcontacts"}
+    assert set(config.sources) == {"local", "takeout", "work", "cal", "contacts", "holidays",
+                                   "gmail", "gcal", "gcontacts"}
     assert config.people[0].tier == "close"
 
 

@@ -30,6 +30,7 @@ VALID_SOURCES: dict[str, dict[str, Any]] = {
     "mbox": {"type": "mbox", "path": "/mail.mbox"},
     "imap": {"type": "imap", "host": "imap.example.org", "username": "me"},
     "caldav": {"type": "caldav", "url": "https://dav.example.org/", "username": "me"},
+    "carddav": {"type": "carddav", "url": "https://dav.example.org/", "username": "me"},
     "ics": {"type": "ics", "path": "/calendars"},
     "gmail": {"type": "gmail", "client_secrets": "/client_secret.json"},
     "google_calendar": {"type": "google_calendar", "client_secrets": "/client_secret.json"},
