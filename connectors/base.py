@@ -18,10 +18,12 @@ Contract:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Container, Iterator, Mapping
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
+from syncd.errors import CursorExpired
 from syncd.model import Page
 
 
@@ -40,3 +42,23 @@ class ConnectorFactory(Protocol):
 
     def __call__(self, name: str, options: Mapping[str, Any], timezone: ZoneInfo) -> Connector:
         ...
+
+
+def load_json_cursor(cursor: str | None, version: int, what: str,
+                     required: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Return the JSON object a connector saved as its cursor, ``{}`` when there is none.
+
+    Raise :class:`~syncd.errors.CursorExpired` (a full resync, not a failure) when it is not
+    JSON, not an object, of another ``version`` (its ``"v"``), or lacks a ``required`` key;
+    ``what`` names the position in the message ("the saved Gmail position").
+    """
+    if cursor is None:
+        return {}
+    try:
+        state = json.loads(cursor)
+    except ValueError:
+        raise CursorExpired(f"{what} is unreadable") from None
+    if (not isinstance(state, dict) or state.get("v") != version
+            or not all(key in state for key in required)):
+        raise CursorExpired(f"{what} is from another version")
+    return state

@@ -33,9 +33,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from connectors._dav import CARDDAV, DavClient, Kind
+from connectors.base import load_json_cursor
 from connectors.contacts._vcard import VcardUnreadable, parse_one
 from syncd.credentials import read_password
-from syncd.errors import CursorExpired, SourceEmpty
+from syncd.errors import SourceEmpty
 from syncd.model import Card, Page, Skip
 
 log = logging.getLogger(__name__)
@@ -48,15 +49,7 @@ KIND = Kind(protocol="CardDAV", namespace=CARDDAV, home_set="addressbook-home-se
 
 
 def _load(cursor: str | None) -> dict[str, Any]:
-    if cursor is None:
-        return {}
-    try:
-        state = json.loads(cursor)
-    except ValueError:
-        raise CursorExpired("the saved CardDAV position is unreadable") from None
-    if not isinstance(state, dict) or state.get("v") != _CURSOR_VERSION:
-        raise CursorExpired("the saved CardDAV position is from another version")
-    return state
+    return load_json_cursor(cursor, _CURSOR_VERSION, "the saved CardDAV position")
 
 
 class CarddavConnector:

@@ -18,9 +18,9 @@ from collections.abc import Container, Iterator, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from connectors.base import load_json_cursor
 from connectors.google._auth import CONTACTS_SCOPE, ApiRefused, GoogleSource
 from syncd.addresses import normalize_address
-from syncd.errors import CursorExpired
 from syncd.model import Address, Birthday, Card, Page
 
 log = logging.getLogger(__name__)
@@ -33,15 +33,7 @@ IGNORED_SYSTEM_GROUPS = frozenset({"myContacts", "all", "chatBuddies", "blocked"
 
 
 def _load(cursor: str | None) -> dict[str, Any]:
-    if cursor is None:
-        return {}
-    try:
-        state = json.loads(cursor)
-    except ValueError:
-        raise CursorExpired("the saved Google Contacts position is unreadable") from None
-    if not isinstance(state, dict) or state.get("v") != CURSOR_VERSION:
-        raise CursorExpired("the saved Google Contacts position is from another version")
-    return state
+    return load_json_cursor(cursor, CURSOR_VERSION, "the saved Google Contacts position")
 
 
 def card(person: Mapping[str, Any], groups: Mapping[str, str]) -> Card:

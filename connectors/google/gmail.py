@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from connectors.base import load_json_cursor
 from connectors.google._auth import (
     GMAIL_SCOPE,
     MAX_ATTEMPTS,
@@ -80,15 +81,7 @@ def _cursor(state: Mapping[str, Any]) -> str:
 
 
 def _load(cursor: str | None) -> dict[str, Any]:
-    if cursor is None:
-        return {}
-    try:
-        state = json.loads(cursor)
-    except ValueError:
-        raise CursorExpired("the saved Gmail position is unreadable") from None
-    if not isinstance(state, dict) or state.get("v") != CURSOR_VERSION or "history" not in state:
-        raise CursorExpired("the saved Gmail position is from another version")
-    return state
+    return load_json_cursor(cursor, CURSOR_VERSION, "the saved Gmail position", ("history",))
 
 
 def estimate(read: int, total: int, units_per_second: float) -> str:
