@@ -179,32 +179,41 @@ def _card(component: Any) -> Card:
                 categories=tuple(dict.fromkeys(categories)), birthday=birthday)
 
 
-def parse_cards(data: bytes, label: str = "") -> tuple[list[Card], list[Skip]]:
-    """Return the cards in ``data`` and the ones skipped, each with a one-line reason
-    (``label`` names the file in the skip's source id)."""
-    cards: list[Card] = []
-    skipped: list[Skip] = []
+def read_cards(data: bytes) -> Iterator[tuple[int, Card | None, str]]:
+    """Yield ``(line, card, "")`` for each readable card of ``data`` and ``(line, None, why)``
+    for each one that is not (``why``: a reason without the place, "it has no END:VCARD...");
+    a card repeating the UID of an earlier one is not readable."""
     seen: dict[str, int] = {}
     for line, text, reason in split_cards(data):
-        where = f"{label}:{line}" if label else f"line {line}"
         if text is None:
-            skipped.append(Skip(where, f"the card at {where} was skipped: {reason}"))
+            yield line, None, reason
             continue
         try:
             component = vobject.readOne(_clean(text))
             card = _card(component)
         except Exception as error:  # vobject raises several kinds, all meaning "unreadable"
             detail = str(error).splitlines()[0] if str(error) else type(error).__name__
-            skipped.append(Skip(where, f"the card at {where} was skipped: it is not a "
-                                       f"readable vCard ({detail})"))
+            yield line, None, f"it is not a readable vCard ({detail})"
             continue
         if card.uid is not None and card.uid in seen:
-            skipped.append(Skip(where, f"the card at {where} was skipped: its UID {card.uid} "
-                                       f"is the one of the card at line {seen[card.uid]}"))
+            yield line, None, f"its UID {card.uid} is the one of the card at line {seen[card.uid]}"
             continue
         if card.uid is not None:
             seen[card.uid] = line
-        cards.append(card)
+        yield line, card, ""
+
+
+def parse_cards(data: bytes, label: str = "") -> tuple[list[Card], list[Skip]]:
+    """Return the cards in ``data`` and the ones skipped, each with a one-line reason
+    (``label`` names the file in the skip's source id)."""
+    cards: list[Card] = []
+    skipped: list[Skip] = []
+    for line, card, why in read_cards(data):
+        if card is None:
+            where = f"{label}:{line}" if label else f"line {line}"
+            skipped.append(Skip(where, f"the card at {where} was skipped: {why}"))
+        else:
+            cards.append(card)
     return cards, skipped
 
 

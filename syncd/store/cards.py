@@ -52,13 +52,8 @@ class CardsMixin(TrackingMixin):
             before = db.execute("SELECT person_id, tracks FROM cards WHERE source = ? AND "
                                 "card_id = ?", (source, card.source_id)).fetchone()
             name = card.name or next((a.name for a in card.addresses if a.name), "") or emails[0]
-            marks = ",".join("?" * len(emails))
-            owners = [row[0] for row in db.execute(
-                f"SELECT DISTINCT person_id FROM addresses WHERE address IN ({marks})", emails)]
+            # People merged into this one keep their cards: merge_people moves them.
             person_id = self.merge_addresses(name, emails)
-            # People merged into this one keep their cards (merge_addresses moved the rest).
-            db.executemany("UPDATE cards SET person_id = ? WHERE person_id = ?",
-                           [(person_id, owner) for owner in owners if owner != person_id])
             tracks = tier is not None and self._track_by_card(person_id, tier)
             if tracks and not (before is not None and before[1] and before[0] == person_id):
                 tracked += 1
