@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from connectors.mail._mail import (
+    FETCH_HEADERS,
     RULE_HEADERS,
     Unreadable,
     parse_header_block,
@@ -81,6 +82,24 @@ def synthetic_blocks(count: int, seed: int = 1) -> list[bytes]:
             lines.append(f"In-Reply-To: <{index - 1}@example.org>")
         lines.append("X-Mailer: Benchmark 1.0")
         blocks.append(("\r\n".join(lines) + "\r\n\r\n").encode())
+    return blocks
+
+
+def imap_blocks(shape: str, count: int, seed: int = 7) -> list[bytes]:
+    """Return ``count`` header blocks as Dovecot answers ``BODY.PEEK[HEADER.FIELDS (...)]`` for
+    mail of imap_bench's ``shape``: only the fetched fields, in message order, CRLF, and the
+    empty line that ends the block (RFC 3501 §6.4.5)."""
+    from imap_bench import message
+
+    rng = random.Random(seed)
+    wanted = {name.encode() for name in FETCH_HEADERS}
+    blocks = []
+    for number in range(count):
+        raw = message(rng, number, number % 7 == 0, shape)
+        header = raw.split(b"\n\n", 1)[0]
+        kept = [line for line in header.split(b"\n")
+                if line.split(b":", 1)[0].strip().lower() in wanted]
+        blocks.append(b"".join(line + b"\r\n" for line in kept) + b"\r\n")
     return blocks
 
 

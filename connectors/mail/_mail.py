@@ -20,14 +20,16 @@ are ignored; only a block with no LF at all is split on CR.
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import functools
 import hashlib
 import os
 import re
+import time
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.header import decode_header, make_header
 from email.utils import getaddresses, parsedate_tz
 
@@ -285,6 +287,33 @@ _MONTH_NUMBERS = {
 }
 
 
+#: For the years :data:`_COMMON_DATE` (and most INTERNALDATEs) have, 1900-2099: the seconds
+#: from the Unix epoch to the first of each month, and the month's length in days, keyed by
+#: ``year * 12 + month``. Proleptic Gregorian, as ``datetime``; 2,400 entries.
+_MONTH_STARTS: dict[int, tuple[int, int]] = {
+    year * 12 + month: ((date(year, month, 1) - date(1970, 1, 1)).days * 86400,
+                        calendar.monthrange(year, month)[1])
+    for year in range(1900, 2100)
+    for month in range(1, 13)
+}
+_EARLIEST_STAMP = int(EARLIEST_DATE.timestamp())
+_TOLERANCE_SECONDS = FUTURE_TOLERANCE.total_seconds()
+
+
+def utc_stamp(year: int, month: int, day: int, hour: int, minute: int, second: int) -> int | None:
+    """Return the Unix time of a UTC wall-clock time of 1900-2099, or None when ``datetime``
+    would refuse it (day outside the month, hour over 23, minute or second over 59).
+
+    Integer arithmetic instead of ``datetime(...) - timedelta(...)``: the hot path of every
+    Date and INTERNALDATE, and a quarter of its cost. Raise :class:`KeyError` for another year
+    or month: callers handle those with ``datetime`` itself.
+    """
+    start, length = _MONTH_STARTS[year * 12 + month]
+    if 1 <= day <= length and hour < 24 and minute < 60 and second < 60:
+        return start + (day - 1) * 86400 + hour * 3600 + minute * 60 + second
+    return None
+
+
 def parse_date(
     value: str, *, received: datetime | None, now: datetime | None = None
 ) -> datetime | None:
@@ -294,37 +323,46 @@ def parse_date(
     header is written by the sender, so implausible values give None and the caller falls back
     to the receive time (PROTOCOL-NOTES rule 11): before 1990-01-01, more than two days after
     ``now`` (default: the clock) whatever ``received`` says, or more than two days after
-    ``received`` when given. Never raises.
+    ``received`` when given. ``now`` and ``received`` are aware. Never raises.
     """
     common = _COMMON_DATE.fullmatch(value)
     month = _MONTH_NUMBERS.get(common.group(2).lower(), 0) if common else 0
     if common and month:
-        # The usual "Mon, 1 Jan 2024 10:00:00 +0100", read directly: 3x faster than
-        # parsedate_tz, which gives the same fields for it.
+        # The usual "Mon, 1 Jan 2024 10:00:00 +0100", read directly in Unix seconds: ~8x
+        # faster than parsedate_tz plus datetime arithmetic, with the same checks. Second 60
+        # is a leap second (RFC 5322 §3.3); datetime cannot hold it, so it reads as 59.
         day, _, year, hour, minute, second, sign, zone_hours, zone_minutes = common.groups()
+        stamp = utc_stamp(int(year), month, int(day), int(hour), int(minute),
+                          min(int(second or 0), 59))
+        if stamp is None:
+            return None
         offset = int(zone_hours) * 3600 + int(zone_minutes) * 60
-        fields = (int(year), month, int(day), int(hour), int(minute), int(second or 0),
-                  -offset if sign == "-" else offset)
-    else:
-        try:
-            parts = parsedate_tz(value)
-        except Exception:  # parsedate_tz has raised on odd input in some CPython versions
+        stamp = stamp + offset if sign == "-" else stamp - offset
+        if stamp < _EARLIEST_STAMP:
             return None
-        if parts is None:
+        # Comparing whole seconds with float timestamps of microsecond datetimes is exact:
+        # near 2**31 a double resolves 2.4e-7 s, finer than a microsecond.
+        ceiling = (now.timestamp() if now is not None else time.time()) + _TOLERANCE_SECONDS
+        if stamp > ceiling or (received is not None
+                               and stamp > received.timestamp() + _TOLERANCE_SECONDS):
             return None
-        year = parts[0]
-        if 100 <= year < 200:
-            # The Y2K bug of writing C's tm_year (years since 1900) as the year: "0102" is 2002.
-            year += 1900
-        # parsedate_tz reports both a missing zone and "-0000" as offset 0 or None: both
-        # mean UTC here.
-        fields = (year, parts[1], parts[2], parts[3], parts[4], parts[5], parts[9] or 0)
-    year, month, day, hour, minute, second, offset = fields
+        return datetime.fromtimestamp(stamp, UTC)
     try:
-        # Second 60 is a leap second (RFC 5322 §3.3); datetime cannot hold it.
+        parts = parsedate_tz(value)
+    except Exception:  # parsedate_tz has raised on odd input in some CPython versions
+        return None
+    if parts is None:
+        return None
+    year = parts[0]
+    if 100 <= year < 200:
+        # The Y2K bug of writing C's tm_year (years since 1900) as the year: "0102" is 2002.
+        year += 1900
+    try:
+        # Second 60 is a leap second (RFC 5322 §3.3); datetime cannot hold it. parsedate_tz
+        # reports both a missing zone and "-0000" as offset 0 or None: both mean UTC here.
         moment = datetime(
-            year, month, day, hour, minute, min(second, 59), tzinfo=UTC
-        ) - timedelta(seconds=offset)
+            year, parts[1], parts[2], parts[3], parts[4], min(parts[5], 59), tzinfo=UTC
+        ) - timedelta(seconds=parts[9] or 0)
     except (ValueError, OverflowError, TypeError):
         return None
     ceiling = (now or datetime.now(UTC)) + FUTURE_TOLERANCE
