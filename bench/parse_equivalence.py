@@ -189,6 +189,38 @@ def internaldate_edges() -> list[str]:
     return texts
 
 
+def address_edges() -> list[str]:
+    """Address values near the plain shapes: odd names, locals, domains and spacing."""
+    rng = random.Random(17)
+    names = ["", "Ann", "Ann Lee", "Ann  Lee", " Ann", "Ann ", "Dr. O'Neil", "a-b_c", "Ann\tLee",
+             '"Lee, Ann"', "=?utf-8?q?J=C3=BCrgen?=", "Ann@home", "J\u00fcrgen", ".", "Ann (x)",
+             "Ann=B", "ANN", "1 2 3"]
+    locals_ = ["ann", "Ann.Lee", "a+tag", ".", "a..b", "+x", "a-b_c", "\"quoted\"", "a b", "ä"]
+    domains = ["example.org", "Example.ORG", "gmail.com", "GoogleMail.com", "localhost",
+               "example.org.", "a-b.c-d.e", "ex_ample.org", "例え.jp", "-x.org", "x..org"]
+    texts = []
+    for _ in range(30000):
+        address = f"{rng.choice(locals_)}@{rng.choice(domains)}"
+        name = rng.choice(names)
+        form = rng.randrange(6)
+        if form == 0:
+            text = address
+        elif form == 1:
+            text = f"<{address}>"
+        elif form == 2:
+            text = f"{name} <{address}>"
+        elif form == 3:
+            text = f"{name}<{address}>"
+        elif form == 4:
+            text = f"{name} <{address}>, {rng.choice(names)} <{address}>"
+        else:
+            text = f"{name}{rng.choice([' ', '  ', ''])}<{address}{rng.choice(['>', '', '> ', '>>'])}"
+        if rng.random() < 0.1:
+            text = rng.choice([" ", "\t", ""]) + text + rng.choice([" ", ""])
+        texts.append(text)
+    return texts
+
+
 def guarded(function: Callable[[], object]) -> object:
     try:
         return function()
@@ -207,6 +239,8 @@ def record() -> dict[str, list[object]]:
         "dates": [parse_date(value, received=received, now=NOW)
                   for value in texts for received in (None, RECEIVED[1])],
         "fetch": fetch_answers(blocks),
+        "address_edges": [tuple(map(address_key, parse_addresses(value)))
+                          for value in address_edges()],
         "date_edges": [parse_date(value, received=received, now=NOW)
                        for value in date_edges() for received in RECEIVED],
         "internaldate_edges": [guarded(lambda value=value: parse_internaldate(value))

@@ -19,6 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from connectors.mail._mail import utc_stamp
+
 #: Longest response line accepted (imaplib's own limit): a guard against a runaway server.
 _MAX_LINE = 1_000_000
 _UID = re.compile(rb"[( ]UID (\d+)")
@@ -71,13 +73,20 @@ def parse_internaldate(value: str) -> datetime | None:
     month = _MONTHS.get(month_name.lower())
     if month is None:
         return None
+    offset = int(zone_hours) * 3600 + int(zone_minutes) * 60
+    if 1900 <= int(year) < 2100:
+        # Every real INTERNALDATE: integer seconds, one datetime built (see utc_stamp).
+        stamp = utc_stamp(int(year), month, int(day), int(hour), int(minute), int(second))
+        if stamp is None:
+            return None
+        return datetime.fromtimestamp(stamp + offset if sign == "-" else stamp - offset, UTC)
     try:
         moment = datetime(int(year), month, int(day), int(hour), int(minute), int(second),
                           tzinfo=UTC)
     except ValueError:
         return None
-    offset = timedelta(hours=int(zone_hours), minutes=int(zone_minutes))
-    return moment + offset if sign == "-" else moment - offset
+    delta = timedelta(seconds=offset)
+    return moment + delta if sign == "-" else moment - delta
 
 
 def _labels(meta: bytes) -> tuple[str, ...]:

@@ -251,7 +251,26 @@ def _parse_short_addresses(value: str) -> tuple[Address, ...]:
     return _parse_addresses(value)
 
 
+#: One plain mailbox, the shape of most address values: ``local@domain``, ``<local@domain>`` or
+#: ``Display Name <local@domain>``, ASCII only, with ``.'_-`` besides letters and digits in
+#: the name's single-spaced words and ``._+-`` in the local part. For these the general path
+#: below ends in the same Address every time: nothing for normalize_address to strip or
+#: reject, the address only lower-cased, no encoded word or quote in the name. Gmail's domains
+#: take the general path (normalize_address drops dots and +tags there).
+_PLAIN_MAILBOX = re.compile(
+    r"(?:(?:([A-Za-z0-9.'_-]+(?: [A-Za-z0-9.'_-]+)*) *)?<([A-Za-z0-9._+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+))>)"
+    r"|([A-Za-z0-9._+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+))"
+)
+_GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+
 def _parse_addresses(value: str) -> tuple[Address, ...]:
+    plain = _PLAIN_MAILBOX.fullmatch(value)
+    if plain is not None:
+        name, bracketed, bracketed_domain, bare, bare_domain = plain.groups()
+        address = bracketed or bare
+        if (bracketed_domain or bare_domain).lower() not in _GMAIL_DOMAINS:
+            return (Address(address.lower(), name or "", address),)
     if "@" not in value and " at " in value:
         # Mailman's pipermail archives spell "jgb@example.com" as "jgb at example.com".
         value = _ARCHIVE_AT.sub(r"\1@\2", value)
@@ -592,25 +611,31 @@ def _build_message(
     gmail_labels: bool,
     now: datetime | None,
 ) -> Message:
-    """Turn the collected raw fields into a Message; see :func:`parse_header_block`."""
-    text = {name: _decode(value).strip() for name, value in fields.items() if name != b"subject"}
-    from_text = text.get(b"from")
+    """Turn the collected raw fields into a Message; see :func:`parse_header_block`.
+
+    Each value is decoded (:func:`_decode`, then stripped) only if it is read: Subject never,
+    Sender only without a usable From, X-Gmail-Labels only with ``gmail_labels``.
+    """
+    get = fields.get
+    raw = get(b"from")
+    from_text = _decode(raw).strip() if raw is not None else ""
     sender_list = parse_addresses(from_text) if from_text else ()
-    if not sender_list and b"sender" in text:
+    if not sender_list and (raw := get(b"sender")) is not None:
         # RFC 5322 §3.6.2: Sender is the agent that transmitted the message; better than none.
-        sender_list = parse_addresses(text[b"sender"])
+        sender_list = parse_addresses(_decode(raw).strip())
     sender = sender_list[0] if sender_list else None
-    to = parse_addresses(text[b"to"]) if b"to" in text else ()
-    cc = parse_addresses(text[b"cc"]) if b"cc" in text else ()
-    bcc = parse_addresses(text[b"bcc"]) if b"bcc" in text else ()
+    to = parse_addresses(_decode(raw).strip()) if (raw := get(b"to")) is not None else ()
+    cc = parse_addresses(_decode(raw).strip()) if (raw := get(b"cc")) is not None else ()
+    bcc = parse_addresses(_decode(raw).strip()) if (raw := get(b"bcc")) is not None else ()
     if sender is None and not (to or cc or bcc):
         raise Unreadable("no From and no recipients")
 
     headers: dict[str, str] = {}
-    for name_bytes, value in text.items():
+    for name_bytes, raw in fields.items():
         name = _RULE_HEADER_NAMES.get(name_bytes)
         if name is None:
             continue
+        value = _decode(raw).strip()
         if name == "content-type":
             value = _content_type(value)
         if value:
@@ -619,15 +644,17 @@ def _build_message(
             headers[name] = value[:_RULE_VALUE_LIMIT]
 
     role = folder_role
-    if gmail_labels and b"x-gmail-labels" in text:
-        role = role_from_gmail_labels(text[b"x-gmail-labels"])
+    if gmail_labels and (raw := get(b"x-gmail-labels")) is not None:
+        role = role_from_gmail_labels(_decode(raw).strip())
 
-    date_text = text.get(b"date")
+    raw = get(b"date")
+    date_text = _decode(raw).strip() if raw is not None else ""
     date = parse_date(date_text, received=received, now=now) if date_text else None
     if date is None and received is None:
         # A contact needs a time; inventing one (1980-01-01, 2044) would be worse than none.
         raise Unreadable(NO_PLAUSIBLE_DATE)
-    message_id_text = text.get(b"message-id")
+    raw = get(b"message-id")
+    message_id_text = _decode(raw).strip() if raw is not None else ""
     message_id = _message_id(message_id_text) if message_id_text else None
     return Message(
         source_id=source_id,
