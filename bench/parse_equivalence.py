@@ -125,8 +125,18 @@ def fetch_answers(blocks: list[bytes]) -> list[object]:
             labels = b' X-GM-LABELS ("\\\\Sent" Family)' if rng.random() < 0.1 else b""
             stream += (b'* %d FETCH (UID %d INTERNALDATE "%s"%s BODY[HEADER.FIELDS (FROM TO)] '
                        b"{%d}\r\n" % (offset + 1, uid, date, labels, len(block)))
-            stream += block + b")\r\n"
+            tail = rng.random()
+            if tail < 0.05:
+                stream += block + b" FLAGS (\\Seen))\r\n"
+            elif tail < 0.08:
+                stream += block + b' BODY[HEADER.FIELDS (SUBJECT)] {3}\r\nabc)\r\n'
+            elif tail < 0.1:
+                stream += block + b" X-GM-LABELS (\\Inbox))\r\n"
+            else:
+                stream += block + b")\r\n"
         stream += b"A1 OK done\r\n"
+        if rng.random() < 0.2:  # the connection ends anywhere
+            del stream[rng.randrange(len(stream)):]
         position = 0
 
         def readline(limit: int, data: bytes = bytes(stream)) -> bytes:
