@@ -26,12 +26,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from parse_bench import corpus_blocks, imap_blocks, synthetic_blocks  # noqa: E402
+from parse_bench import corpus_blocks, imap_blocks, synthetic_blocks
 
-from connectors.mail._imap_fetch import parse_internaldate, read_fetch_answer  # noqa: E402
-from connectors.mail._mail import parse_addresses, parse_date, parse_or_skip  # noqa: E402
-from syncd.addresses import normalize_address  # noqa: E402
-from syncd.model import Address, Message, Role, Skip  # noqa: E402
+from connectors.mail._imap_fetch import parse_internaldate, read_fetch_answer
+from connectors.mail._mail import parse_addresses, parse_date, parse_or_skip
+from syncd.addresses import normalize_address
+from syncd.model import Address, Message, Role, Skip
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 RECEIVED = (None, datetime(2024, 3, 1, 12, tzinfo=UTC), datetime(1980, 1, 1, tzinfo=UTC),
@@ -90,7 +90,7 @@ def parsed(blocks: list[bytes]) -> Iterator[object]:
                     answer: Message | Skip | BaseException = parse_or_skip(
                         block, source_id=f"s{index}", folder_role=Role.INBOX,
                         received=received, gmail_labels=labels, now=NOW)
-                except BaseException as error:  # noqa: BLE001 - recorded, not hidden
+                except BaseException as error:
                     answer = error
                 yield answer_key(answer)
 
@@ -110,9 +110,10 @@ def fetch_answers(blocks: list[bytes]) -> list[object]:
     """read_fetch_answer over canned answers of 50 messages each, every tenth odd."""
     rng = random.Random(5)
     results: list[object] = []
-    dates = [b"17-Jul-1996 02:44:25 -0700", b" 1-Jan-2024 00:00:00 +0000", b"31-Dec-1999 23:59:59 +1400",
-             b"29-Feb-2023 10:00:00 +0100", b"1-Jan-2024 10:00:00 +0100", b"x", b"",
-             b"01-JAN-2024 10:00:00 -0030", b"10-Foo-2024 10:00:00 +0100", b"1-Mar-2024 25:00:00 +0000"]
+    dates = [b"17-Jul-1996 02:44:25 -0700", b" 1-Jan-2024 00:00:00 +0000",
+             b"31-Dec-1999 23:59:59 +1400", b"29-Feb-2023 10:00:00 +0100",
+             b"1-Jan-2024 10:00:00 +0100", b"x", b"", b"01-JAN-2024 10:00:00 -0030",
+             b"10-Foo-2024 10:00:00 +0100", b"1-Mar-2024 25:00:00 +0000"]
     for start in range(0, min(len(blocks), 20000), 50):
         stream = bytearray()
         for offset, block in enumerate(blocks[start : start + 50]):
@@ -158,7 +159,7 @@ def fetch_answers(blocks: list[bytes]) -> list[object]:
             results.append((status, text, sorted(
                 (uid, item.uid, item.received, item.header, item.labels)
                 for uid, item in fetched.items())))
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:
             results.append(("raised", type(error).__name__, str(error)))
     for date in dates:
         results.append(parse_internaldate(date.decode()))
@@ -224,7 +225,8 @@ def address_edges() -> list[str]:
         elif form == 4:
             text = f"{name} <{address}>, {rng.choice(names)} <{address}>"
         else:
-            text = f"{name}{rng.choice([' ', '  ', ''])}<{address}{rng.choice(['>', '', '> ', '>>'])}"
+            space, close = rng.choice([" ", "  ", ""]), rng.choice([">", "", "> ", ">>"])
+            text = f"{name}{space}<{address}{close}"
         if rng.random() < 0.1:
             text = rng.choice([" ", "\t", ""]) + text + rng.choice([" ", ""])
         texts.append(text)
@@ -234,7 +236,7 @@ def address_edges() -> list[str]:
 def guarded(function: Callable[[], object]) -> object:
     try:
         return function()
-    except Exception as error:  # noqa: BLE001 - recorded, not hidden
+    except Exception as error:
         return ("raised", type(error).__name__)
 
 

@@ -215,9 +215,9 @@ def read_fetch_answer(readline: Callable[[int], bytes], read: Callable[[int], by
         common = _COMMON_FETCH.fullmatch(line)
         if common is not None:
             # The usual message, followed by ")": read in one step (~40% of this loop's cost).
-            size = int(common.group(3))
-            header = read(size)
-            if len(header) != size:
+            length = int(common.group(3))
+            header = read(length)
+            if len(header) != length:
                 raise EOFError("the connection ended inside a literal")
             line = readline(_MAX_LINE)
             if line == b")\r\n":

@@ -73,6 +73,7 @@ GMAIL_LABELS_HEADER = "x-gmail-labels"
 HEADER_LIMIT = 256 * 1024
 
 _READ_CHUNK = 8 * 1024
+_LINE_BREAKS = b"\r\n"
 _ADDRESS_FIELDS = frozenset({b"to", b"cc", b"bcc"})
 _WANTED = frozenset(name.encode("ascii") for name in (*FETCH_HEADERS, GMAIL_LABELS_HEADER))
 _RULE_HEADER_NAMES = {name.encode("ascii"): name for name in RULE_HEADERS}
@@ -257,9 +258,10 @@ def _parse_short_addresses(value: str) -> tuple[Address, ...]:
 #: below ends in the same Address every time: nothing for normalize_address to strip or
 #: reject, the address only lower-cased, no encoded word or quote in the name. Gmail's domains
 #: take the general path (normalize_address drops dots and +tags there).
+_PLAIN_NAME = r"[A-Za-z0-9.'_-]+(?: [A-Za-z0-9.'_-]+)*"
+_PLAIN_ADDRESS = r"[A-Za-z0-9._+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)"  # group: the domain
 _PLAIN_MAILBOX = re.compile(
-    r"(?:(?:([A-Za-z0-9.'_-]+(?: [A-Za-z0-9.'_-]+)*) *)?<([A-Za-z0-9._+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+))>)"
-    r"|([A-Za-z0-9._+-]+@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+))"
+    rf"(?:(?:({_PLAIN_NAME}) *)?<({_PLAIN_ADDRESS})>)|({_PLAIN_ADDRESS})"
 )
 _GMAIL_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 
@@ -361,9 +363,9 @@ def parse_date(
             return None
         # Comparing whole seconds with float timestamps of microsecond datetimes is exact:
         # near 2**31 a double resolves 2.4e-7 s, finer than a microsecond.
-        ceiling = (now.timestamp() if now is not None else time.time()) + _TOLERANCE_SECONDS
-        if stamp > ceiling or (received is not None
-                               and stamp > received.timestamp() + _TOLERANCE_SECONDS):
+        limit = (now.timestamp() if now is not None else time.time()) + _TOLERANCE_SECONDS
+        if stamp > limit or (received is not None
+                             and stamp > received.timestamp() + _TOLERANCE_SECONDS):
             return None
         return datetime.fromtimestamp(stamp, UTC)
     try:
@@ -549,8 +551,14 @@ def _collect_fields(block: bytes) -> tuple[dict[bytes, bytes], int]:
     The first occurrence of a field wins, except To/Cc/Bcc, whose repeats are joined (RFC 5322
     §3.6 allows one of each, but real mail repeats them).
     """
-    fields: dict[bytes, bytes] = {}
     matches = _FIELD.findall(block)
+    if b"\n " not in block and b"\n\t" not in block:
+        # No folds, so no value holds a line break. An IMAP HEADER.FIELDS answer has only the
+        # wanted fields, usually each once: then they are the whole answer, in one step.
+        fields = {name.lower(): value for name, value in matches}
+        if len(fields) == len(matches) and fields.keys() <= _WANTED:
+            return fields, len(matches)
+    fields = {}
     for name, value in matches:
         name = name.lower()
         if name in _WANTED:
@@ -588,7 +596,15 @@ def parse_header_block(
     :data:`NO_PLAUSIBLE_DATE` when neither time is plausible (or there is none).
     """
     try:
-        fields, field_count = _collect_fields(_header_text(raw))
+        # The usual CRLF block that ends in an empty line (an IMAP answer) without the
+        # general search of _header_text, which gives the same text for it (an LF within the
+        # first 64 KiB makes it LF/CRLF text there too).
+        end = raw.find(b"\n\r\n")
+        if 0 < end < 65536 and raw[0] not in _LINE_BREAKS and raw.find(b"\n\n", 0, end + 1) < 0:
+            text = raw[: end + 1].replace(b"\r\n", b"\n")
+        else:
+            text = _header_text(raw)
+        fields, field_count = _collect_fields(text)
     except Exception as error:  # defensive: byte slicing should not fail, but never escape
         raise Unreadable(f"header block cannot be split ({type(error).__name__})") from error
     if field_count == 0:
