@@ -397,7 +397,10 @@ def parse_date(
 def is_plausible_time(moment: datetime, now: datetime | None = None) -> bool:
     """True when ``moment`` (aware) lies from 1990-01-01 to two days after ``now`` (default:
     the clock): the range every time a mail source gives must be in to be used."""
-    return EARLIEST_DATE <= moment <= (now or datetime.now(UTC)) + FUTURE_TOLERANCE
+    if now is not None:
+        return EARLIEST_DATE <= moment <= now + FUTURE_TOLERANCE
+    # Against the clock, as Unix seconds: no datetime built per message.
+    return moment >= EARLIEST_DATE and moment.timestamp() <= time.time() + _TOLERANCE_SECONDS
 
 
 def _message_id(value: str) -> str | None:
