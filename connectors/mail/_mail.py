@@ -9,6 +9,11 @@ blocks/s on one core (``bench/parse_bench.py``), 7-9x ``policy.default`` and as 
 ``compat32`` plus ``getaddresses`` while also decoding names, normalising addresses, checking
 dates and hashing a fingerprint. ``getaddresses`` is about two thirds of the time.
 
+The usual shapes (a CRLF block ending in an empty line, each field once and unfolded, a plain
+single mailbox, the common Date form) take fast paths that must give exactly what the general
+path gives, ``Address.written`` and ``headers`` order included: ``bench/parse_equivalence.py``
+records every answer for a large fixed input set before a change and compares after it.
+
 Contract for every function here: malformed input never raises anything but
 :class:`Unreadable`, which carries a one-line reason the caller turns into
 ``Skip(source_id, reason)`` (or use :func:`parse_or_skip`, which does that for you).
