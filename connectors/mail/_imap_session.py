@@ -398,15 +398,43 @@ class Connection:
 
     def list_folders(self) -> list[FolderInfo]:
         """Return every folder the server lists (LIST "" "*"), names decoded from UTF-7."""
-        entries = self._run("LIST", self._client.list_folders)
-        folders = []
-        for flags, delimiter, name in entries:
-            attributes = frozenset(
-                (flag.decode("ascii", "replace") if isinstance(flag, bytes) else str(flag)).lower()
-                for flag in flags)
-            text = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
-            folders.append(FolderInfo(text, attributes, _text(delimiter)))
-        return folders
+        return _folder_infos(self._run("LIST", self._client.list_folders))
+
+    @property
+    def lists_status(self) -> bool:
+        """True when the server can answer LIST with each folder's STATUS (RFC 5819) and
+        with the RFC 6154 attributes a plain LIST gives (the SPECIAL-USE return option)."""
+        return {"LIST-STATUS", "SPECIAL-USE"} <= self.capabilities
+
+    def list_with_status(self) -> tuple[list[FolderInfo], dict[str, FolderStatus]]:
+        """Return what :meth:`list_folders` returns and, from the same single command, the
+        UIDVALIDITY, UIDNEXT and message count of the folders it could look up, by name.
+
+        ``LIST "" "*" RETURN (CHILDREN SPECIAL-USE STATUS (UIDVALIDITY UIDNEXT MESSAGES))``
+        (RFC 5819; only when :attr:`lists_status`): one round trip instead of one STATUS per
+        folder. An extended LIST gives the special-use attributes only when asked (RFC 6154
+        §5.1; Dovecot leaves them out otherwise), and CHILDREN (RFC 5258 §4) keeps the rest of
+        the attributes what a plain LIST gives, so folders are chosen the same. A folder may
+        be missing from the statuses (RFC 5819 §2: never for ``\\Noselect``, and a server
+        may drop one it failed to look up): the caller asks for its STATUS alone.
+        Raise :class:`Lost` or :class:`Refused`.
+        """
+        client = self._client
+        imap = client._imap
+
+        def command() -> tuple[list[Any], list[Any]]:
+            imap.untagged_responses.pop("STATUS", None)  # nothing left from before
+            kind, data = imap._simple_command(
+                "LIST", '""', '"*"', "RETURN",
+                "(CHILDREN SPECIAL-USE STATUS (UIDVALIDITY UIDNEXT MESSAGES))")
+            statuses = imap.untagged_responses.pop("STATUS", [])
+            client._checkok("list", kind, data)
+            _, listed = imap._untagged_response(kind, data, "LIST")
+            return listed, statuses
+
+        listed, statuses = self._run("LIST", command)
+        folders = _folder_infos(client._proc_folder_list(listed))
+        return folders, _statuses(client, statuses)
 
     def namespaces(self) -> Namespaces | None:
         """Return the account's namespaces (RFC 2342), or None when the server has no NAMESPACE
@@ -498,6 +526,46 @@ class Connection:
         return self._run("IDLE", wait)
 
 
+def _folder_infos(entries: Sequence[tuple[Any, Any, Any]]) -> list[FolderInfo]:
+    """imapclient's LIST entries as :class:`FolderInfo` (attributes in lower case)."""
+    folders = []
+    for flags, delimiter, name in entries:
+        attributes = frozenset(
+            (flag.decode("ascii", "replace") if isinstance(flag, bytes) else str(flag)).lower()
+            for flag in flags)
+        text = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+        folders.append(FolderInfo(text, attributes, _text(delimiter)))
+    return folders
+
+
+def _statuses(client: Any, responses: list[Any]) -> dict[str, FolderStatus]:
+    """Untagged ``STATUS name (item value ...)`` responses (RFC 3501 §7.2.4) by folder name,
+    decoded as imapclient decodes LIST's names, so the two match."""
+    from imapclient.imap_utf7 import decode as decode_utf7
+    from imapclient.response_parser import parse_response
+
+    found: dict[str, FolderStatus] = {}
+    parsed = parse_response([item for item in responses if item not in (b"", None)])
+    for index in range(0, len(parsed) - 1, 2):
+        name, items = parsed[index], parsed[index + 1]
+        if isinstance(name, int):
+            text = str(name)  # a quoted number parses as one (as in imapclient's LIST)
+        else:
+            decoded = decode_utf7(name) if client.folder_encode else name
+            text = decoded.decode("utf-8", "replace") if isinstance(decoded, bytes) else decoded
+        if not isinstance(items, tuple):
+            continue
+        values = {str(_text(key) or "").upper(): value for key, value in zip(
+            items[::2], items[1::2], strict=False)}
+        try:
+            found[str(text)] = FolderStatus(int(values.get("UIDVALIDITY", 0)),
+                                            int(values.get("UIDNEXT", 0)),
+                                            int(values.get("MESSAGES", 0)))
+        except (TypeError, ValueError):
+            continue  # not numbers: that folder gets a STATUS of its own
+    return found
+
+
 def _text(value: Any) -> str | None:
     """A protocol string as text: bytes decoded, None (NIL) kept."""
     if value is None:
@@ -557,7 +625,7 @@ class Session:
         answered and send nothing: a second EXAMINE would only make the server sync the
         mailbox again (Dovecot rescans a large Maildir for every open after new mail).
         """
-        if reuse and self._opened is not None and self._opened[0] == folder:
+        if reuse and self._opened is not None and _same_folder(self._opened[0], folder):
             return self._opened[1]
         status = self.call(lambda connection: connection.examine(folder))
         self._folder = (folder, status.validity)
@@ -604,6 +672,11 @@ class Session:
                             self.settings.where, error)
         raise SourceError(f"lost the connection to {self.settings.where} and could not "
                           f"reconnect ({last}); the next sync resumes where this one stopped")
+
+
+def _same_folder(one: str, other: str) -> bool:
+    """True for the same name, or INBOX in any case (RFC 3501 §5.1: INBOX is case-insensitive)."""
+    return one == other or one.upper() == other.upper() == "INBOX"
 
 
 class ValidityChanged(Exception):

@@ -1,0 +1,138 @@
+"""No-change IMAP benchmark: ``syncd sync`` when nothing changed, on both mailbox shapes.
+
+The daemon's common case (issue 14: <= 0.25 s a whole process run). For each shape of
+:mod:`imap_bench` ("folders": 50 folders; "big-inbox": INBOX 85% and Sent 15%) it loads a
+loopback Dovecot Maildir, runs one first sync (not timed), then ``--rounds`` rounds of:
+
+- the baseline, in this process: python start-up alone (``python -c pass``) plus the
+  protocol floor of the same probe in this already-warm interpreter (log in, LIST, one
+  EXAMINE/STATUS per folder, log out, with imapclient; imports not counted);
+- a no-change ``syncd sync`` (the whole process, as a user or the daemon runs it).
+
+It prints best and median of both and their ratio; ``--phases`` adds the log lines of one
+no-change run stamped in milliseconds (where the time goes: imports, config, password, login,
+folder listing, probes, store work, output).
+
+Run: ``python bench/nochange_bench.py [--messages N] [--rounds R] [--shape folders|big-inbox]``
+(default 100,000 messages, both shapes, 7 rounds; ~1 min a shape).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from imap_bench import SHAPES, installed_environment, populate, run_sync  # noqa: E402
+from servers.dovecot import PASSWORD, running_dovecot  # noqa: E402
+
+
+def startup() -> float:
+    """Seconds of a bare ``python -c pass``: what any Python command pays."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True, env=installed_environment())
+    return time.perf_counter() - started
+
+
+def protocol_floor(server, user: str, folders: list[str]) -> float:
+    """Seconds of the no-change probe's round trips alone, in this process: log in, LIST,
+    EXAMINE INBOX, STATUS of every other folder, log out (what any client pays)."""
+    import imapclient
+
+    started = time.perf_counter()
+    client = imapclient.IMAPClient("127.0.0.1", server.port, ssl=False, timeout=30)
+    client._imap.debug = 0
+    client.login(user, PASSWORD)
+    client.list_folders()
+    for folder in folders:
+        if folder == "INBOX":
+            client.select_folder(folder, readonly=True)
+        else:
+            client.folder_status(folder, ("UIDVALIDITY", "UIDNEXT", "MESSAGES"))
+    client.logout()
+    return time.perf_counter() - started
+
+
+#: Runs ``syncd sync`` in a fresh interpreter with every log line stamped in ms since start.
+_STAMPED = """
+import logging, sys, time
+logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
+                    format="%(relativeCreated)7.1f ms %(name)s: %(message)s")
+for noisy in ("imapclient", "imaplib"):
+    logging.getLogger(noisy).setLevel(logging.WARNING)
+from syncd.cli import main
+logging.getLogger("phase").info("syncd.cli imported")
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+logging.getLogger("phase").info("done")
+"""
+
+
+def phases(config: Path) -> None:
+    """Print where one no-change run spends its time: its log lines, stamped (one run)."""
+    environment = installed_environment()
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", _STAMPED, "-c", str(config), "sync"],
+                            capture_output=True, text=True, env=environment, check=True)
+    total = time.perf_counter() - started
+    print(f"  phases of one run ({total:.3f} s; ms since the logging module was imported):")
+    for line in result.stderr.splitlines():
+        print(f"    {line}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--messages", type=int, default=100_000)
+    parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--shape", choices=SHAPES, action="append",
+                        help="a mailbox shape (repeatable; default both)")
+    parser.add_argument("--phases", action="store_true",
+                        help="also print where one run spends its time")
+    arguments = parser.parse_args()
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "syncd"),
+                    str(ROOT / "connectors")], check=True, env=installed_environment())
+    for shape in arguments.shape or SHAPES:
+        with running_dovecot(tls=False) as server:
+            user = "bench"
+            server.client(user).logout()
+            layout = populate(server, user, arguments.messages, shape)
+            work = Path(server.root) / "bench-state"
+            work.mkdir()
+            home = work / "home"
+            os.environ.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
+                              XDG_STATE_HOME=str(home / ".state"),
+                              PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
+            config = server.config_file(work / "config.toml", user, work / "state")
+            first = run_sync(config)[0]
+            run_sync(config)  # settles what the first no-change run alone does (caches)
+            folders = sorted(layout)
+            baselines, runs = [], []
+            for _ in range(arguments.rounds):
+                baselines.append(startup() + protocol_floor(server, user, folders))
+                elapsed, _rss, output, _cpu = run_sync(config)
+                runs.append(elapsed)
+            best, median = min(runs), statistics.median(runs)
+            floor_best, floor_median = min(baselines), statistics.median(baselines)
+            print(f"shape {shape}: {sum(layout.values())} messages in {len(layout)} folders "
+                  f"(first sync {first:.1f} s, not timed) [{output}]")
+            print(f"  no-change syncd sync: best {best:.3f} s, median {median:.3f} s, worst "
+                  f"{max(runs):.3f} s (target <= 0.25 s)")
+            print(f"  baseline (python start-up + in-process login/LIST/probe floor): best "
+                  f"{floor_best:.3f} s, median {floor_median:.3f} s")
+            print(f"  ratio: best {best / floor_best:.2f}x, median {median / floor_median:.2f}x")
+            if arguments.phases:
+                phases(config)
+
+
+if __name__ == "__main__":
+    main()
