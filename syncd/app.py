@@ -13,11 +13,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import connectors
-from syncd.activity import MonthActivity, fill_months, month_window
 from syncd.cards import TierMap, birthday_window, birthdays_within
 from syncd.choices import Choice, ChoiceJournal
 from syncd.config import Config, SourceConfig, line_of_ignore_pattern, line_of_person
-from syncd.duplicates import Candidate, Duplicate, duplicates
 from syncd.errors import AmbiguousPerson, PersonNotFound, SetInConfig, UsageError
 from syncd.model import PersonRow
 from syncd.paths import private_directory
@@ -27,10 +25,14 @@ from syncd.strength import RECONNECT, TRACK, Suggestion, suggested
 from syncd.ties import DEFAULT_CADENCE, Tie, due_ties, evaluate
 
 if TYPE_CHECKING:
-    # The engine (with the prefetcher, the message codec and the connector base) and
-    # difflib/uuid are imported where they are used: `syncd due`, `suggest`, `people` and
-    # `status` never sync, and every command pays its module imports before it starts.
+    # The engine (with the prefetcher, the message codec and the connector base),
+    # difflib/uuid, and what only `people --duplicates` and the report need (duplicates,
+    # activity) are imported where they are used: `syncd due`, `suggest`, `people` and
+    # `status` never sync, `syncd sync` needs neither, and every command pays its module
+    # imports before it starts.
     from connectors.base import Connector
+    from syncd.activity import MonthActivity
+    from syncd.duplicates import Duplicate
     from syncd.engine import Engine, ProgressCallback, SyncReport
 
 log = logging.getLogger(__name__)
@@ -327,6 +329,8 @@ class App:
     def monthly(self, person_ids: Sequence[int]) -> dict[int, tuple[MonthActivity, ...]]:
         """Return each person's counted contact per month, the last 24 local months, oldest
         first (one query for all of them; months without contact are empty, not missing)."""
+        from syncd.activity import fill_months, month_window
+
         window = month_window(self.clock(), self.config.timezone)
         found = self.store.monthly_activity(person_ids, window)
         return {person_id: fill_months(window, found.get(person_id)) for person_id in person_ids}
@@ -425,6 +429,8 @@ class App:
     def duplicates(self) -> list[Duplicate]:
         """Return merge suggestions (syncd.duplicates) among tracked and counted people, my
         own addresses, ignored people and automated senders left out. Applies nothing."""
+        from syncd.duplicates import Candidate, duplicates
+
         mine = self.store.my_addresses()
         people: dict[int, tuple[str, list[str], list[str]]] = {}
         for person_id, name, address, written in self.store.identity_candidates():

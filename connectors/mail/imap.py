@@ -58,11 +58,10 @@ from collections.abc import Callable, Container, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from connectors.mail._imap_fetch import Fetched, fetch_items, uid_ranges
-from connectors.mail._imap_oauth import AuthorizingTokenSource, TokenSource, token_source
 from connectors.mail._imap_session import (
     Connection,
     FolderInfo,
@@ -80,6 +79,10 @@ from connectors.mail._imap_session import (
 from connectors.mail._mail import FETCH_HEADERS, PageBuilder, parse_or_skip, role_for_folder_name
 from syncd.errors import CredentialError, SourceEmpty, SourceError
 from syncd.model import NEVER_COUNTED_ROLES, Message, Page, Role, Skip
+
+if TYPE_CHECKING:
+    # Only for OAuth sources: imported where used, so a password login never loads it.
+    from connectors.mail._imap_oauth import TokenSource
 
 logger = logging.getLogger(__name__)
 
@@ -196,6 +199,8 @@ class ImapConnector:
         """
         if not self.uses_oauth:
             return None
+        from connectors.mail._imap_oauth import AuthorizingTokenSource
+
         tokens = self.token_source()
         stored = tokens.authorize(say) if isinstance(tokens, AuthorizingTokenSource) else None
         Connection.open(self.settings, OAuthLogin(tokens)).close()
@@ -208,6 +213,8 @@ class ImapConnector:
         """Return this source's access tokens (one object per connector, kept: providers
         cache the access token in memory until it is refused)."""
         if self._tokens is None:
+            from connectors.mail._imap_oauth import token_source
+
             self._tokens = token_source(self.name, self._options,
                                         command_timeout=self.command_timeout)
         return self._tokens
