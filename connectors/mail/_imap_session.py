@@ -515,6 +515,37 @@ class Connection:
         return FolderStatus(int(answer.get(b"UIDVALIDITY", 0)), int(answer.get(b"UIDNEXT", 0)),
                             int(answer.get(b"MESSAGES", 0)))
 
+    def statuses(self, folders: Sequence[str]) -> dict[str, FolderStatus]:
+        """Return the STATUS of each of ``folders`` by name, every command sent before the
+        first answer is read (RFC 3501 §5.5: STATUS commands may be pipelined), so many
+        folders cost one round trip, not one each, where the server lacks LIST-STATUS.
+
+        A folder whose answer names it differently (no name in common) is asked again alone.
+        Raise :class:`Refused` when the server refuses one, as :meth:`status` does, and
+        :class:`Lost`.
+        """
+        client = self._client
+        imap = client._imap
+
+        def command() -> list[Any]:
+            imap.untagged_responses.pop("STATUS", None)
+            tags = [imap._command("STATUS", client._normalise_folder(folder),
+                                  "(UIDVALIDITY UIDNEXT MESSAGES)") for folder in folders]
+            refused: list[str] = []
+            for tag in tags:  # every answer read, so nothing is left in flight
+                kind, data = imap._command_complete("STATUS", tag)
+                if kind != "OK":
+                    refused.append(" ".join(_text(item) or "" for item in data
+                                            if isinstance(item, bytes)))
+            answers: list[Any] = imap.untagged_responses.pop("STATUS", [])
+            if refused:
+                raise Refused(_redact(f"STATUS: {refused[0]}", *self._secrets))
+            return answers
+
+        found = _statuses(client, self._run("STATUS", command)) if folders else {}
+        return {folder: found[folder] if folder in found else self.status(folder)
+                for folder in folders}
+
     def examine(self, folder: str) -> FolderStatus:
         """Open ``folder`` read-only (EXAMINE, RFC 3501 §6.3.2: flags never change)."""
         answer = self._run("EXAMINE", lambda: self._client.select_folder(folder, readonly=True))

@@ -21,9 +21,9 @@ message count, and quarantined UIDs with their retry time. A pass:
 1. UIDVALIDITY, UIDNEXT and the message count of every folder: INBOX is opened with EXAMINE
    first of all, before LIST (where new mail lands, so usually the folder read next, and far
    cheaper on Dovecot before LIST; see ``_probe``); the others come with LIST itself where
-   the server has LIST-STATUS (RFC 5819: one command for all), else from one STATUS each; a
-   folder whose UIDVALIDITY and UIDNEXT are as recorded, with no quarantined UID due, is
-   done; nothing else is sent;
+   the server has LIST-STATUS (RFC 5819: one command for all), else from one STATUS each, all
+   sent at once (pipelined, RFC 3501 §5.5); a folder whose UIDVALIDITY and UIDNEXT are as
+   recorded, with no quarantined UID due, is done; nothing else is sent;
 2. otherwise EXAMINE (read-only; INBOX is open already), ``UID SEARCH UID n:*`` (the ``n:*``
    quirk filtered), and ``UID FETCH first:last`` in batches of at most 500 UIDs for UID,
    INTERNALDATE and only the header fields the rules read (``BODY.PEEK``: never a body, never
@@ -344,9 +344,11 @@ class ImapConnector:
         inbox = session.examine("INBOX") if not gmail and self._reads_inbox() else None
         if connection.lists_status:
             everything, listed = session.call(Connection.list_with_status)
+            folders = self._choose(session.connection, everything)
         else:
-            everything, listed = session.call(Connection.list_folders), {}
-        folders = self._choose(session.connection, everything)
+            folders = self._choose(session.connection, session.call(Connection.list_folders))
+            others = [folder.name for folder in folders if folder.name.upper() != "INBOX"]
+            listed = session.call(partial(Connection.statuses, folders=others))
         statuses = {folder.name: self._probe(session, folder, inbox, listed)
                     for folder in folders}
         self._guard_empty(previous, statuses)
@@ -404,7 +406,8 @@ class ImapConnector:
         folder command, but 80-230 ms after a LIST or STATUS (about 1.5 ms per 1,000 messages,
         every time), which was most of a no-change sync. Every other folder's values come
         from the LIST-STATUS answer (``listed``, RFC 5819) where the server has it, else from
-        one STATUS (RFC 3501 §6.3.10), which needs no open at all.
+        pipelined STATUS commands (RFC 3501 §6.3.10, §5.5: no open at all, one round trip);
+        a folder missing from either gets a STATUS of its own.
         """
         if folder.name.upper() == "INBOX":
             return inbox if inbox is not None else session.examine(folder.name)

@@ -116,8 +116,8 @@ def test_a_second_pass_reads_only_new_mail(account):
 def record_commands(monkeypatch) -> list[str]:
     """Return a list that fills with the IMAP commands the connector sends from now on."""
     commands: list[str] = []
-    for name in ("examine", "status", "list_folders", "list_with_status", "uids_from",
-                 "send_fetch"):
+    for name in ("examine", "status", "statuses", "list_folders", "list_with_status",
+                 "uids_from", "send_fetch"):
         original = getattr(Connection, name)
 
         def spy(self, *args, _name=name, _original=original, **kwargs):
@@ -169,14 +169,40 @@ def test_without_list_status_each_other_folder_gets_one_status(dovecot_without_l
     commands = record_commands(monkeypatch)
     _, records, _, after = pull_all(source, cursor)
     assert records == [] and json.loads(after) == json.loads(cursor)
-    assert commands == ["examine", "list_folders", "status", "status"]  # Lists, Sent
+    # Lists' and Sent's STATUS pipelined (one round trip), none asked again alone.
+    assert commands == ["examine", "list_folders", "statuses"]
     client.append("Lists", mail(3))
     commands.clear()
     _, records, _, _ = pull_all(source, after)
     assert [record.message_id for record in records] == ["3@test"]
-    assert commands == ["examine", "list_folders", "status", "status", "examine", "uids_from",
+    assert commands == ["examine", "list_folders", "statuses", "examine", "uids_from",
                         "send_fetch"]
     client.logout()
+
+
+def test_pipelined_status_answers_what_status_answers_and_a_refusal_is_refused(
+        dovecot_without_list_status):
+    server = dovecot_without_list_status
+    user = server.new_user()
+    client = server.client(user)
+    names = ["Reisen/Übersicht", 'with "quotes" and space', "Lists"]
+    for number, name in enumerate(names):
+        client.create_folder(name)
+        client.append(name, mail(number))
+    client.logout()
+    source = connector(server, user)
+    connection = Connection.open(source.settings, source._login())
+    try:
+        assert not connection.lists_status
+        every = [*names, "Sent", "INBOX"]
+        assert connection.statuses(every) == {name: connection.status(name) for name in every}
+        assert connection.statuses(["Lists"])["Lists"].messages == 1
+        with pytest.raises(imap_source.Refused):
+            connection.statuses(["Lists", "No such folder"])
+        assert connection.statuses([]) == {}
+        assert connection.status("Lists").messages == 1  # the connection still works
+    finally:
+        connection.close()
 
 
 def test_inbox_is_not_opened_when_the_globs_leave_it_out(account, monkeypatch):
