@@ -13,8 +13,13 @@ It prints best and median of both and their ratio; ``--phases`` adds the log lin
 no-change run stamped in milliseconds (where the time goes: imports, config, password, login,
 folder listing, probes, store work, output).
 
-Run: ``python bench/nochange_bench.py [--messages N] [--rounds R] [--shape folders|big-inbox]``
-(default 100,000 messages, both shapes, 7 rounds; ~1 min a shape).
+``--before DIR`` also times another source tree of syncd (e.g. ``git archive main | tar -x -C
+DIR``) in the same rounds, interleaved, on the same server and state: on a shared machine a
+before/after pair measured minutes apart says little.
+
+Run: ``python bench/nochange_bench.py [--messages N] [--rounds R] [--shape folders|big-inbox]
+[--before DIR] [--phases]`` (default 100,000 messages, both shapes, 7 rounds; ~2 min a shape,
+most of it loading the mailbox and the first sync).
 """
 
 from __future__ import annotations
@@ -98,9 +103,13 @@ def main() -> None:
                         help="a mailbox shape (repeatable; default both)")
     parser.add_argument("--phases", action="store_true",
                         help="also print where one run spends its time")
+    parser.add_argument("--before", type=Path,
+                        help="another syncd source tree to time in the same rounds")
     arguments = parser.parse_args()
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "syncd"),
-                    str(ROOT / "connectors")], check=True, env=installed_environment())
+    trees = [ROOT] + ([arguments.before.resolve()] if arguments.before else [])
+    for tree in trees:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "syncd"),
+                        str(tree / "connectors")], check=True, env=installed_environment())
     for shape in arguments.shape or SHAPES:
         with running_dovecot(tls=False) as server:
             user = "bench"
@@ -116,11 +125,15 @@ def main() -> None:
             first = run_sync(config)[0]
             run_sync(config)  # settles what the first no-change run alone does (caches)
             folders = sorted(layout)
-            baselines, runs = [], []
+            baselines: list[float] = []
+            runs: list[float] = []
+            others: list[float] = []
             for _ in range(arguments.rounds):
                 baselines.append(startup() + protocol_floor(server, user, folders))
                 elapsed, _rss, output, _cpu = run_sync(config)
                 runs.append(elapsed)
+                if arguments.before:
+                    others.append(run_sync(config, arguments.before.resolve())[0])
             best, median = min(runs), statistics.median(runs)
             floor_best, floor_median = min(baselines), statistics.median(baselines)
             print(f"shape {shape}: {sum(layout.values())} messages in {len(layout)} folders "
@@ -130,6 +143,9 @@ def main() -> None:
             print(f"  baseline (python start-up + in-process login/LIST/probe floor): best "
                   f"{floor_best:.3f} s, median {floor_median:.3f} s")
             print(f"  ratio: best {best / floor_best:.2f}x, median {median / floor_median:.2f}x")
+            if others:
+                print(f"  the same rounds from {arguments.before}: best {min(others):.3f} s, "
+                      f"median {statistics.median(others):.3f} s, worst {max(others):.3f} s")
             if arguments.phases:
                 phases(config)
 
