@@ -340,8 +340,7 @@ class ImapConnector:
         started = time.monotonic()
         connection = session.connection
         gmail = "X-GM-EXT-1" in connection.capabilities
-        # INBOX first, before LIST: see _probe.
-        inbox = session.examine("INBOX") if not gmail and self._reads_inbox() else None
+        inbox = self._open_inbox_first(session) if not gmail and self._reads_inbox() else None
         if connection.lists_status:
             everything, listed = session.call(Connection.list_with_status)
             folders = self._choose(session.connection, everything)
@@ -384,6 +383,16 @@ class ImapConnector:
                     self.name, len(folders), opened, builder.record_count, builder.skip_count,
                     time.monotonic() - started)
         yield builder.page(self._dump_cursor(state))
+
+    def _open_inbox_first(self, session: Session) -> FolderStatus | None:
+        """EXAMINE INBOX before anything else (see :meth:`_probe` for why); None when the
+        server refuses it (INBOX always exists, RFC 3501 §5.1, but a server that breaks that
+        is then treated as before: INBOX is opened only if LIST lists it)."""
+        try:
+            return session.examine("INBOX")
+        except Refused as refused:
+            logger.info("imap %s: the server refused to open INBOX (%s)", self.name, refused)
+            return None
 
     def _reads_inbox(self) -> bool:
         """True when the ``folders`` / ``exclude_folders`` globs select INBOX (it is always in
