@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+#: STATUS commands sent before reading their answers (see Connection.statuses).
+_PIPELINED = 64
+
 
 class Lost(Exception):
     """The connection broke (reset, EOF, timeout, BYE); the command may be repeated."""
@@ -529,14 +532,19 @@ class Connection:
 
         def command() -> list[Any]:
             imap.untagged_responses.pop("STATUS", None)
-            tags = [imap._command("STATUS", client._normalise_folder(folder),
-                                  "(UIDVALIDITY UIDNEXT MESSAGES)") for folder in folders]
             refused: list[str] = []
-            for tag in tags:  # every answer read, so nothing is left in flight
-                kind, data = imap._command_complete("STATUS", tag)
-                if kind != "OK":
-                    refused.append(" ".join(_text(item) or "" for item in data
-                                            if isinstance(item, bytes)))
+            # At most _PIPELINED commands in flight: their answers (~100 bytes each) then fit
+            # in the socket buffers even while this side is still sending, so neither side
+            # can block the other (a thousand folders would not).
+            for start in range(0, len(folders), _PIPELINED):
+                tags = [imap._command("STATUS", client._normalise_folder(folder),
+                                      "(UIDVALIDITY UIDNEXT MESSAGES)")
+                        for folder in folders[start:start + _PIPELINED]]
+                for tag in tags:  # every answer read, so nothing is left in flight
+                    kind, data = imap._command_complete("STATUS", tag)
+                    if kind != "OK":
+                        refused.append(" ".join(_text(item) or "" for item in data
+                                                if isinstance(item, bytes)))
             answers: list[Any] = imap.untagged_responses.pop("STATUS", [])
             if refused:
                 raise Refused(_redact(f"STATUS: {refused[0]}", *self._secrets))

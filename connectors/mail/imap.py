@@ -341,7 +341,7 @@ class ImapConnector:
         connection = session.connection
         gmail = "X-GM-EXT-1" in connection.capabilities
         inbox = self._open_inbox_first(session) if not gmail and self._reads_inbox() else None
-        if connection.lists_status:
+        if session.connection.lists_status:
             everything, listed = session.call(Connection.list_with_status)
             folders = self._choose(session.connection, everything)
         else:

@@ -201,6 +201,15 @@ def test_pipelined_status_answers_what_status_answers_and_a_refusal_is_refused(
             connection.statuses(["Lists", "No such folder"])
         assert connection.statuses([]) == {}
         assert connection.status("Lists").messages == 1  # the connection still works
+        many = [f"Many{number:03d}" for number in range(150)]  # more than one pipelined chunk
+        setup = server.client(user)
+        for name in many:
+            setup.create_folder(name)
+        setup.append(many[-1], mail(999))
+        setup.logout()
+        answered = connection.statuses(many)
+        assert list(answered) == many and answered[many[-1]].messages == 1
+        assert answered[many[70]] == connection.status(many[70])
     finally:
         connection.close()
 
