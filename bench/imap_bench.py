@@ -221,14 +221,18 @@ def installed_environment() -> dict[str, str]:
     return environment
 
 
-def run_sync(config: Path) -> tuple[float, float, str, float]:
+def run_sync(config: Path, tree: Path | None = None) -> tuple[float, float, str, float]:
     """Run ``syncd sync`` as a user does; return wall seconds, peak RSS (MB), output, and CPU
     seconds (user + system, with its prefetch child): CPU says more than wall time on a busy
-    machine."""
+    machine. With ``tree``, syncd is run from that source tree instead (its directory first
+    on the path, and the working directory, which ``python -m`` puts first)."""
+    environment = installed_environment()
+    if tree is not None:
+        environment["PYTHONPATH"] = str(tree)
     started = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "syncd", "-c", str(config), "sync"],
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               stdin=subprocess.DEVNULL, env=installed_environment())
+                               stdin=subprocess.DEVNULL, env=environment, cwd=tree)
     output = process.stdout.read().decode() if process.stdout else ""
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started

@@ -17,7 +17,6 @@ from syncd.activity import MonthActivity, fill_months, month_window
 from syncd.cards import TierMap, birthday_window, birthdays_within
 from syncd.choices import Choice, ChoiceJournal
 from syncd.config import Config, SourceConfig, line_of_ignore_pattern, line_of_person
-from syncd.duplicates import Candidate, Duplicate, duplicates
 from syncd.errors import AmbiguousPerson, PersonNotFound, SetInConfig, UsageError
 from syncd.model import PersonRow
 from syncd.paths import private_directory
@@ -27,10 +26,12 @@ from syncd.strength import RECONNECT, TRACK, Suggestion, suggested
 from syncd.ties import DEFAULT_CADENCE, Tie, due_ties, evaluate
 
 if TYPE_CHECKING:
-    # The engine (with the prefetcher, the message codec and the connector base) and
-    # difflib/uuid are imported where they are used: `syncd due`, `suggest`, `people` and
-    # `status` never sync, and every command pays its module imports before it starts.
+    # The engine (with the prefetcher, the message codec and the connector base),
+    # difflib/uuid, and merge suggestions (only `people --duplicates`) are imported where
+    # they are used: `syncd due`, `suggest`, `people` and `status` never sync, `syncd sync`
+    # suggests no merge, and every command pays its module imports before it starts.
     from connectors.base import Connector
+    from syncd.duplicates import Duplicate
     from syncd.engine import Engine, ProgressCallback, SyncReport
 
 log = logging.getLogger(__name__)
@@ -425,6 +426,8 @@ class App:
     def duplicates(self) -> list[Duplicate]:
         """Return merge suggestions (syncd.duplicates) among tracked and counted people, my
         own addresses, ignored people and automated senders left out. Applies nothing."""
+        from syncd.duplicates import Candidate, duplicates
+
         mine = self.store.my_addresses()
         people: dict[int, tuple[str, list[str], list[str]]] = {}
         for person_id, name, address, written in self.store.identity_candidates():

@@ -40,6 +40,9 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
+#: STATUS commands sent before reading their answers (see Connection.statuses).
+_PIPELINED = 64
+
 
 class Lost(Exception):
     """The connection broke (reset, EOF, timeout, BYE); the command may be repeated."""
@@ -184,6 +187,66 @@ def sasl_initial_response(mechanism: str, username: str, token: str, host: str =
     return f"user={username}\x01auth=Bearer {token}\x01\x01".encode()
 
 
+def import_imapclient() -> Any:
+    """Return the imapclient module, imported without its own version lookup when possible.
+
+    imapclient's ``version`` module asks ``importlib.metadata`` for the package's version as
+    it is imported: that loads importlib.metadata and the email parser and reads the
+    package metadata, 25-35 ms of a no-change ``syncd sync`` (measured with ``-X
+    importtime``), for a string syncd never reads. So the version is taken from the name of
+    the ``imapclient-X.Y.Z.dist-info`` directory beside the package (one directory listing)
+    and handed to imapclient as its ``imapclient.version`` module; the two attributes are
+    what imapclient's ``__init__`` imports from it. Where that directory is not found or the
+    import fails with it, imapclient is imported as it is.
+    """
+    import importlib
+    import sys
+
+    if "imapclient" in sys.modules or "imapclient.version" in sys.modules:
+        return importlib.import_module("imapclient")
+    version = _installed_version("imapclient")
+    parts = version.split(".") if version else []
+    if len(parts) == 3 and all(part.isdigit() for part in parts):
+        import types
+
+        stand_in = types.ModuleType("imapclient.version")
+        stand_in.version = version  # type: ignore[attr-defined]
+        stand_in.version_info = (int(parts[0]), int(parts[1]),  # type: ignore[attr-defined]
+                                 int(parts[2]), "final")
+        sys.modules["imapclient.version"] = stand_in
+        try:
+            return importlib.import_module("imapclient")
+        except ImportError:
+            for name in [name for name in sys.modules
+                         if name == "imapclient" or name.startswith("imapclient.")]:
+                del sys.modules[name]
+    return importlib.import_module("imapclient")
+
+
+def _installed_version(package: str) -> str | None:
+    """Return the version in the name of ``package``'s ``.dist-info`` directory next to the
+    package itself (how pip installs it), or None."""
+    import importlib.util
+    import os
+
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.origin:
+        return None
+    site = os.path.dirname(os.path.dirname(spec.origin))
+    prefix = f"{package}-".lower()
+    try:
+        names = os.listdir(site)
+    except OSError:
+        return None
+    for name in names:
+        if name.lower().startswith(prefix) and name.endswith(".dist-info"):
+            return name[len(prefix):-len(".dist-info")]
+    return None
+
+
 def _ssl_context(settings: Settings) -> ssl.SSLContext:
     import ssl
 
@@ -221,8 +284,7 @@ class Connection:
         """
         import ssl
 
-        import imapclient
-
+        imapclient = import_imapclient()
         s = settings
         context = _ssl_context(s) if s.tls != "none" else None
         try:
@@ -398,15 +460,43 @@ class Connection:
 
     def list_folders(self) -> list[FolderInfo]:
         """Return every folder the server lists (LIST "" "*"), names decoded from UTF-7."""
-        entries = self._run("LIST", self._client.list_folders)
-        folders = []
-        for flags, delimiter, name in entries:
-            attributes = frozenset(
-                (flag.decode("ascii", "replace") if isinstance(flag, bytes) else str(flag)).lower()
-                for flag in flags)
-            text = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
-            folders.append(FolderInfo(text, attributes, _text(delimiter)))
-        return folders
+        return _folder_infos(self._run("LIST", self._client.list_folders))
+
+    @property
+    def lists_status(self) -> bool:
+        """True when the server can answer LIST with each folder's STATUS (RFC 5819) and
+        with the RFC 6154 attributes a plain LIST gives (the SPECIAL-USE return option)."""
+        return {"LIST-STATUS", "SPECIAL-USE"} <= self.capabilities
+
+    def list_with_status(self) -> tuple[list[FolderInfo], dict[str, FolderStatus]]:
+        """Return what :meth:`list_folders` returns and, from the same single command, the
+        UIDVALIDITY, UIDNEXT and message count of the folders it could look up, by name.
+
+        ``LIST "" "*" RETURN (CHILDREN SPECIAL-USE STATUS (UIDVALIDITY UIDNEXT MESSAGES))``
+        (RFC 5819; only when :attr:`lists_status`): one round trip instead of one STATUS per
+        folder. An extended LIST gives the special-use attributes only when asked (RFC 6154
+        §5.1; Dovecot leaves them out otherwise), and CHILDREN (RFC 5258 §4) keeps the rest of
+        the attributes what a plain LIST gives, so folders are chosen the same. A folder may
+        be missing from the statuses (RFC 5819 §2: never for ``\\Noselect``, and a server
+        may drop one it failed to look up): the caller asks for its STATUS alone.
+        Raise :class:`Lost` or :class:`Refused`.
+        """
+        client = self._client
+        imap = client._imap
+
+        def command() -> tuple[list[Any], list[Any]]:
+            imap.untagged_responses.pop("STATUS", None)  # nothing left from before
+            kind, data = imap._simple_command(
+                "LIST", '""', '"*"', "RETURN",
+                "(CHILDREN SPECIAL-USE STATUS (UIDVALIDITY UIDNEXT MESSAGES))")
+            statuses = imap.untagged_responses.pop("STATUS", [])
+            client._checkok("list", kind, data)
+            _, listed = imap._untagged_response(kind, data, "LIST")
+            return listed, statuses
+
+        listed, statuses = self._run("LIST", command)
+        folders = _folder_infos(client._proc_folder_list(listed))
+        return folders, _statuses(client, statuses)
 
     def namespaces(self) -> Namespaces | None:
         """Return the account's namespaces (RFC 2342), or None when the server has no NAMESPACE
@@ -427,6 +517,42 @@ class Connection:
             folder, ("UIDVALIDITY", "UIDNEXT", "MESSAGES")))
         return FolderStatus(int(answer.get(b"UIDVALIDITY", 0)), int(answer.get(b"UIDNEXT", 0)),
                             int(answer.get(b"MESSAGES", 0)))
+
+    def statuses(self, folders: Sequence[str]) -> dict[str, FolderStatus]:
+        """Return the STATUS of each of ``folders`` by name, every command sent before the
+        first answer is read (RFC 3501 §5.5: STATUS commands may be pipelined), so many
+        folders cost one round trip, not one each, where the server lacks LIST-STATUS.
+
+        A folder whose answer names it differently (no name in common) is asked again alone.
+        Raise :class:`Refused` when the server refuses one, as :meth:`status` does, and
+        :class:`Lost`.
+        """
+        client = self._client
+        imap = client._imap
+
+        def command() -> list[Any]:
+            imap.untagged_responses.pop("STATUS", None)
+            refused: list[str] = []
+            # At most _PIPELINED commands in flight: their answers (~100 bytes each) then fit
+            # in the socket buffers even while this side is still sending, so neither side
+            # can block the other (a thousand folders would not).
+            for start in range(0, len(folders), _PIPELINED):
+                tags = [imap._command("STATUS", client._normalise_folder(folder),
+                                      "(UIDVALIDITY UIDNEXT MESSAGES)")
+                        for folder in folders[start:start + _PIPELINED]]
+                for tag in tags:  # every answer read, so nothing is left in flight
+                    kind, data = imap._command_complete("STATUS", tag)
+                    if kind != "OK":
+                        refused.append(" ".join(_text(item) or "" for item in data
+                                                if isinstance(item, bytes)))
+            answers: list[Any] = imap.untagged_responses.pop("STATUS", [])
+            if refused:
+                raise Refused(_redact(f"STATUS: {refused[0]}", *self._secrets))
+            return answers
+
+        found = _statuses(client, self._run("STATUS", command)) if folders else {}
+        return {folder: found[folder] if folder in found else self.status(folder)
+                for folder in folders}
 
     def examine(self, folder: str) -> FolderStatus:
         """Open ``folder`` read-only (EXAMINE, RFC 3501 §6.3.2: flags never change)."""
@@ -498,6 +624,46 @@ class Connection:
         return self._run("IDLE", wait)
 
 
+def _folder_infos(entries: Sequence[tuple[Any, Any, Any]]) -> list[FolderInfo]:
+    """imapclient's LIST entries as :class:`FolderInfo` (attributes in lower case)."""
+    folders = []
+    for flags, delimiter, name in entries:
+        attributes = frozenset(
+            (flag.decode("ascii", "replace") if isinstance(flag, bytes) else str(flag)).lower()
+            for flag in flags)
+        text = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+        folders.append(FolderInfo(text, attributes, _text(delimiter)))
+    return folders
+
+
+def _statuses(client: Any, responses: list[Any]) -> dict[str, FolderStatus]:
+    """Untagged ``STATUS name (item value ...)`` responses (RFC 3501 §7.2.4) by folder name,
+    decoded as imapclient decodes LIST's names, so the two match."""
+    from imapclient.imap_utf7 import decode as decode_utf7
+    from imapclient.response_parser import parse_response
+
+    found: dict[str, FolderStatus] = {}
+    parsed = parse_response([item for item in responses if item not in (b"", None)])
+    for index in range(0, len(parsed) - 1, 2):
+        name, items = parsed[index], parsed[index + 1]
+        if isinstance(name, int):
+            text = str(name)  # a quoted number parses as one (as in imapclient's LIST)
+        else:
+            decoded = decode_utf7(name) if client.folder_encode else name
+            text = decoded.decode("utf-8", "replace") if isinstance(decoded, bytes) else decoded
+        if not isinstance(items, tuple):
+            continue
+        values = {str(_text(key) or "").upper(): value for key, value in zip(
+            items[::2], items[1::2], strict=False)}
+        try:
+            found[str(text)] = FolderStatus(int(values.get("UIDVALIDITY", 0)),
+                                            int(values.get("UIDNEXT", 0)),
+                                            int(values.get("MESSAGES", 0)))
+        except (TypeError, ValueError):
+            continue  # not numbers: that folder gets a STATUS of its own
+    return found
+
+
 def _text(value: Any) -> str | None:
     """A protocol string as text: bytes decoded, None (NIL) kept."""
     if value is None:
@@ -557,7 +723,7 @@ class Session:
         answered and send nothing: a second EXAMINE would only make the server sync the
         mailbox again (Dovecot rescans a large Maildir for every open after new mail).
         """
-        if reuse and self._opened is not None and self._opened[0] == folder:
+        if reuse and self._opened is not None and _same_folder(self._opened[0], folder):
             return self._opened[1]
         status = self.call(lambda connection: connection.examine(folder))
         self._folder = (folder, status.validity)
@@ -604,6 +770,11 @@ class Session:
                             self.settings.where, error)
         raise SourceError(f"lost the connection to {self.settings.where} and could not "
                           f"reconnect ({last}); the next sync resumes where this one stopped")
+
+
+def _same_folder(one: str, other: str) -> bool:
+    """True for the same name, or INBOX in any case (RFC 3501 §5.1: INBOX is case-insensitive)."""
+    return one == other or one.upper() == other.upper() == "INBOX"
 
 
 class ValidityChanged(Exception):

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 from imap_helpers import connector, deliver, mail, pull_all
-from servers.dovecot import dovecot_plain  # noqa: F401 - a fixture
+from servers.dovecot import dovecot_plain, running_dovecot  # noqa: F401 - a fixture
 from servers.proxy import cutting_proxy
 
 import connectors.mail.imap as imap_source
@@ -116,7 +116,8 @@ def test_a_second_pass_reads_only_new_mail(account):
 def record_commands(monkeypatch) -> list[str]:
     """Return a list that fills with the IMAP commands the connector sends from now on."""
     commands: list[str] = []
-    for name in ("examine", "status", "uids_from", "send_fetch"):
+    for name in ("examine", "status", "statuses", "list_folders", "list_with_status",
+                 "uids_from", "send_fetch"):
         original = getattr(Connection, name)
 
         def spy(self, *args, _name=name, _original=original, **kwargs):
@@ -136,8 +137,124 @@ def test_a_pass_with_nothing_new_sends_one_command_per_folder_and_nothing_else(a
     commands = record_commands(monkeypatch)
     pages, records, _, after = pull_all(source, cursor)
     assert records == [] and len(pages) == 1
-    assert commands == ["status", "examine"]  # Sent, and INBOX (opened at once)
+    # INBOX opened first of all (before LIST: cheaper on Dovecot), then one LIST-STATUS for
+    # every other folder (RFC 5819), and nothing else.
+    assert commands == ["examine", "list_with_status"]
     assert json.loads(after) == json.loads(cursor)
+
+
+#: Dovecot 2.3's own list after login, without LIST-STATUS (RFC 5819).
+WITHOUT_LIST_STATUS = ("IMAP4rev1 SASL-IR LOGIN-REFERRALS ID ENABLE IDLE SORT MULTIAPPEND "
+                       "UNSELECT CHILDREN NAMESPACE UIDPLUS LIST-EXTENDED I18NLEVEL=1 CONDSTORE "
+                       "QRESYNC ESEARCH SEARCHRES WITHIN MOVE LITERAL+ SPECIAL-USE")
+
+
+@pytest.fixture(scope="module")
+def dovecot_without_list_status():
+    with running_dovecot(tls=False, capabilities=WITHOUT_LIST_STATUS) as server:
+        yield server
+
+
+def test_without_list_status_each_other_folder_gets_one_status(dovecot_without_list_status,
+                                                               monkeypatch):
+    server = dovecot_without_list_status
+    user = server.new_user()
+    client = server.client(user)
+    client.append("INBOX", mail(1))
+    client.create_folder("Lists")
+    client.append("Lists", mail(2))
+    source = connector(server, user)
+    _, records, _, cursor = pull_all(source)
+    assert sorted(record.message_id for record in records) == ["1@test", "2@test"]
+    commands = record_commands(monkeypatch)
+    _, records, _, after = pull_all(source, cursor)
+    assert records == [] and json.loads(after) == json.loads(cursor)
+    # Lists' and Sent's STATUS pipelined (one round trip), none asked again alone.
+    assert commands == ["examine", "list_folders", "statuses"]
+    client.append("Lists", mail(3))
+    commands.clear()
+    _, records, _, _ = pull_all(source, after)
+    assert [record.message_id for record in records] == ["3@test"]
+    assert commands == ["examine", "list_folders", "statuses", "examine", "uids_from",
+                        "send_fetch"]
+    client.logout()
+
+
+def test_pipelined_status_answers_what_status_answers_and_a_refusal_is_refused(
+        dovecot_without_list_status):
+    server = dovecot_without_list_status
+    user = server.new_user()
+    client = server.client(user)
+    names = ["Reisen/Übersicht", 'with "quotes" and space', "Lists"]
+    for number, name in enumerate(names):
+        client.create_folder(name)
+        client.append(name, mail(number))
+    client.logout()
+    source = connector(server, user)
+    connection = Connection.open(source.settings, source._login())
+    try:
+        assert not connection.lists_status
+        every = [*names, "Sent", "INBOX"]
+        assert connection.statuses(every) == {name: connection.status(name) for name in every}
+        assert connection.statuses(["Lists"])["Lists"].messages == 1
+        with pytest.raises(imap_source.Refused):
+            connection.statuses(["Lists", "No such folder"])
+        assert connection.statuses([]) == {}
+        assert connection.status("Lists").messages == 1  # the connection still works
+        many = [f"Many{number:03d}" for number in range(150)]  # more than one pipelined chunk
+        setup = server.client(user)
+        for name in many:
+            setup.create_folder(name)
+        setup.append(many[-1], mail(999))
+        setup.logout()
+        answered = connection.statuses(many)
+        assert list(answered) == many and answered[many[-1]].messages == 1
+        assert answered[many[70]] == connection.status(many[70])
+    finally:
+        connection.close()
+
+
+def test_inbox_is_not_opened_when_the_globs_leave_it_out(account, monkeypatch):
+    server, user, client = account
+    client.append("INBOX", mail(1))
+    client.append("Sent", mail(2, sender="me@example.com", to="bob@example.org"))
+    source = connector(server, user, exclude_folders=["INBOX"])
+    _, records, _, cursor = pull_all(source)
+    assert [record.message_id for record in records] == ["2@test"]
+    commands = record_commands(monkeypatch)
+    _, records, _, _ = pull_all(source, cursor)
+    assert records == [] and commands == ["list_with_status"]
+
+
+def test_list_status_answers_what_status_answers_for_every_folder(account):
+    """The one-command listing (RFC 5819) gives each folder, odd names included (modified
+    UTF-7, RFC 3501 §5.1.3; spaces and quotes), the values its own STATUS gives."""
+    server, user, client = account
+    for name in ("Reisen/Übersicht", 'with "quotes" and space', "Lists"):
+        client.create_folder(name)
+        client.append(name, mail(len(name)))
+    client.append("INBOX", mail(1))
+    connection = Connection.open(connector(server, user).settings,
+                                 connector(server, user)._login())
+    try:
+        assert connection.lists_status  # Dovecot has it
+        folders, statuses = connection.list_with_status()
+        # Extended LIST says \NonExistent where a plain one says \Noselect (RFC 5258 §3.4:
+        # it implies \Noselect); every other attribute is the same.
+        def same(folder):
+            return folder.name, folder.delimiter, frozenset(
+                "\\noselect" if flag == "\\nonexistent" else flag for flag in folder.attributes)
+
+        assert sorted(map(same, folders)) == sorted(map(same, connection.list_folders()))
+        assert any("\\sent" in folder.attributes for folder in folders)
+        names = {folder.name for folder in folders}
+        assert {"Reisen/Übersicht", 'with "quotes" and space', "Lists", "INBOX"} <= names
+        selectable = {folder.name for folder in folders if not folder.attributes & {
+            "\\noselect", "\\nonexistent"}}
+        assert statuses == {name: connection.status(name) for name in selectable}
+        assert statuses["Reisen/Übersicht"].messages == 1
+    finally:
+        connection.close()
 
 
 def test_new_mail_in_inbox_is_read_without_opening_it_twice(account, monkeypatch):
@@ -149,7 +266,7 @@ def test_new_mail_in_inbox_is_read_without_opening_it_twice(account, monkeypatch
     commands = record_commands(monkeypatch)
     _, records, _, _ = pull_all(source, cursor)
     assert [record.message_id for record in records] == ["2@test"]
-    assert commands == ["status", "examine", "uids_from", "send_fetch"]  # no second EXAMINE
+    assert commands == ["examine", "list_with_status", "uids_from", "send_fetch"]  # one EXAMINE
 
 
 def test_every_page_carries_a_cursor_that_resumes_at_the_right_uid(account):

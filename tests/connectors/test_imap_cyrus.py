@@ -18,6 +18,7 @@ import pytest
 from imap_helpers import mail, pull_all
 from servers.cyrus import Cyrus, cyrus  # noqa: F401 - a fixture
 
+from connectors.mail._imap_session import Connection, FolderInfo
 from connectors.mail.imap import ImapConnector
 from syncd.engine import Engine
 from syncd.errors import SourceEmpty
@@ -119,6 +120,46 @@ def test_a_second_pass_reads_only_new_mail_and_a_recreated_folder_counts_no_one_
     before = {person.id: person.interactions for person in store.counted_people()}
     sync(server, user, store)
     assert {person.id: person.interactions for person in store.counted_people()} == before
+
+
+def test_list_status_on_cyrus_gives_what_list_and_status_give(cyrus):  # noqa: F811
+    """Cyrus 3.6 has LIST-STATUS (RFC 5819): the one-command listing equals LIST plus one
+    STATUS per folder, special-use attributes and odd names included, and a no-change pass
+    reads nothing (the fallback without it: tests/connectors/test_imap.py)."""
+    server = cyrus
+    user = server.new_user()
+    make_folders(server, user, marked=True)
+    client = server.client(user)
+    try:
+        client.create_folder(server.personal("Reisen Übersicht"))
+    finally:
+        client.logout()
+    put(server, user, "Reisen Übersicht", [mail(7, "carol@example.org", f"{user}@example.com")])
+    put(server, user, "INBOX", [mail(1, "alice@example.org", f"{user}@example.com")])
+    source = connector(server, user)
+    connection = Connection.open(source.settings, source._login())
+    try:
+        plain = connection.list_folders()
+        assert connection.lists_status
+        folders, statuses = connection.list_with_status()
+
+        def same(folder: FolderInfo) -> tuple[str, frozenset[str]]:
+            # \NonExistent (extended LIST) implies \Noselect (RFC 5258 §3.4).
+            return folder.name, frozenset(
+                "\\noselect" if flag == "\\nonexistent" else flag
+                for flag in folder.attributes if flag not in ("\\haschildren",
+                                                             "\\hasnochildren"))
+
+        assert sorted(map(same, folders)) == sorted(map(same, plain))
+        selectable = [folder.name for folder in plain if "\\noselect" not in folder.attributes]
+        assert statuses == {name: connection.status(name) for name in selectable}
+        assert statuses[server.personal("Reisen Übersicht")].messages == 1
+    finally:
+        connection.close()
+    _, records, _, cursor = pull_all(source)
+    assert sorted(record.message_id for record in records) == ["1@test", "7@test"]
+    _, records, _, after = pull_all(source, cursor)
+    assert records == [] and after == cursor
 
 
 # --- other users' folders -----------------------------------------------------------------------

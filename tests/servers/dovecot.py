@@ -395,7 +395,7 @@ passdb {{
 def _config_text(root: Path, port: int, certificates: Certificates | None,
                  mail_format: str = "maildir", introspection_url: str | None = None,
                  oauth_mechanisms: tuple[str, ...] = ("xoauth2", "oauthbearer"),
-                 layout: str = "default") -> str:
+                 layout: str = "default", capabilities: str | None = None) -> str:
     if os.geteuid() == 0:
         internal, login, mail_user = "dovecot", "dovenull", "dovecot"
     else:  # unprivileged: everything runs as the current user
@@ -410,8 +410,10 @@ def _config_text(root: Path, port: int, certificates: Certificates | None,
     mechanisms = ("plain login " + " ".join(oauth_mechanisms)
                   if introspection_url else "plain login")
     oauth2 = _oauth2_text(root, introspection_url, oauth_mechanisms) if introspection_url else ""
+    # Dovecot's setting replaces the whole post-login CAPABILITY list (a leading "+" would add).
+    capability = f"imap_capability = {capabilities}\n" if capabilities else ""
     return f"""\
-protocols = imap
+{capability}protocols = imap
 listen = 127.0.0.1
 base_dir = {root}/run
 state_dir = {root}/state
@@ -455,14 +457,16 @@ service anvil {{
 def running_dovecot(*, tls: bool, mail_format: str = "maildir",
                     introspection_url: str | None = None,
                     oauth_mechanisms: tuple[str, ...] = ("xoauth2", "oauthbearer"),
-                    layout: str = "default") -> Iterator[Dovecot]:
+                    layout: str = "default", capabilities: str | None = None
+                    ) -> Iterator[Dovecot]:
     """Start a Dovecot in a fresh world-traversable temporary directory; stop and remove it.
 
     ``mail_format`` (one of :data:`MAIL_FORMATS`) is how it stores every user's mail; the
     default Maildir is what the tests use and write into directly. With
     ``introspection_url`` it also accepts OAuth 2.0 access tokens (``oauth_mechanisms``,
     SASL XOAUTH2 / OAUTHBEARER), asking that RFC 7662 endpoint about each one. ``layout``
-    (one of :data:`LAYOUTS`) is the folder layout every user sees.
+    (one of :data:`LAYOUTS`) is the folder layout every user sees. ``capabilities``, when
+    given, is the whole CAPABILITY list after login (to play a server without an extension).
     """
     if mail_format not in MAIL_FORMATS:
         raise ValueError(f"mail_format must be one of {MAIL_FORMATS}, not {mail_format!r}")
@@ -480,7 +484,8 @@ def running_dovecot(*, tls: bool, mail_format: str = "maildir",
         server = Dovecot(root, free_port(), certificates, mail_format)
         server.chown_mail(root / "mail")
         server.config.write_text(_config_text(root, server.port, certificates, mail_format,
-                                              introspection_url, oauth_mechanisms, layout))
+                                              introspection_url, oauth_mechanisms, layout,
+                                              capabilities))
         server.start()
         try:
             yield server

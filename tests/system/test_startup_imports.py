@@ -93,3 +93,23 @@ def test_sync_imports_only_its_own_connector(tmp_path: Path, config: Path) -> No
     assert loaded(modules, ("connectors.mail.imap", "connectors.calendars",
                             "connectors.google", "imapclient", "googleapiclient",
                             "icalendar", "caldav", "requests", "apscheduler", "keyring")) == []
+
+
+def test_an_imap_password_sync_imports_no_oauth_and_no_listing_helpers(tmp_path: Path,
+                                                                       config: Path) -> None:
+    """The daemon's common case, a no-change IMAP pass, pays for none of: the OAuth token
+    sources (a password source) and merge suggestions (``people --duplicates`` only)."""
+    config.write_text(config.read_text().replace(
+        'port = 1\nusername = "me"\nenabled = false\n',
+        'port = 1\nusername = "me"\ntls = "none"\npassword_command = "echo pw"\n'))
+    target = tmp_path / "modules.json"
+    subprocess.run([sys.executable, "-c", PROBE, str(target), "-c", str(config), "sync", "work"],
+                   check=True, capture_output=True, text=True, timeout=120,
+                   env=os.environ.copy(), stdin=subprocess.DEVNULL)
+    result = json.loads(target.read_text())
+    assert result["code"] == 1  # nothing listens on port 1: the source fails, after importing
+    modules = set(result["modules"])
+    # (A first pass connects in the prefetch child: the parent holds the connector module.)
+    assert loaded(modules, ("connectors.mail.imap",)) == ["connectors.mail.imap"]
+    assert loaded(modules, ("connectors.mail._imap_oauth", "syncd.token_store",
+                            "syncd.duplicates", "connectors.google")) == []
