@@ -26,6 +26,7 @@ from syncd.message_codec import decode_message, encode_message
 from syncd.model import Card, Decision, Meeting, Message, Page, Record
 from syncd.rules import MINE_INDEPENDENT_RULES, Rules, classify_meeting, classify_message
 from syncd.store import Store
+from syncd.strength import MIN_CONTACT_DAYS as MIN_SCORED_DAYS
 from syncd.strength import lasting_score
 from syncd.ties import MIN_CONTACT_DAYS, infer_rhythm
 
@@ -344,7 +345,7 @@ class Engine:
 def refresh_rhythms(store: Store) -> None:
     """Recompute the history, lasting strength and inferred rhythm of everyone whose contacts
     changed (marked ``rhythm_dirty``): after a sync, a revisit, a merge or a split."""
-    histories = store.refresh_histories()
+    histories = store.refresh_histories(scored_from_days=MIN_SCORED_DAYS)
     store.set_strengths((person_id, lasting_score(history)) for person_id, history in histories)
     store.clear_rhythms(fewer_contacts_than=MIN_CONTACT_DAYS)
     stale = store.dirty_rhythms()

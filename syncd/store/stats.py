@@ -92,14 +92,34 @@ class StatsMixin(StoreBase):
         links.count(person_id, direction, at)
         self._write_stats(links.stats)
 
-    def refresh_histories(self) -> list[tuple[int, History]]:
-        """Re-sum the history of every person whose contacts changed; return their histories.
+    def refresh_histories(self, scored_from_days: int = 0) -> list[tuple[int, History]]:
+        """Re-sum the history of every person whose contacts changed (marked ``rhythm_dirty``);
+        return the histories of those of them with at least ``scored_from_days`` contact days.
 
-        ONE statement over the changed people's counted contacts (the contacts_person index),
-        so nothing loops over contacts in Python; run before the rhythms settle (which clears
-        the marks). ``syncd suggest`` then reads one row per person.
+        The others can never be scored (:data:`syncd.strength.MIN_CONTACT_DAYS`): their
+        strength is cleared here, in SQL, rather than returned to be cleared one by one.
+        Run before the rhythms settle (which clears the marks); ``syncd suggest`` then reads
+        one row per person.
+
+        Two statements, nothing loops over contacts in Python. A person with ONE counted
+        contact (after a first sync, most people: one-off correspondents) has a history read
+        straight off that row; only people with more go through the GROUP BY, whose three
+        ``count(DISTINCT ...)`` build a temporary b-tree per person (2.0 s of CPU for 76,000
+        people, 0.4 s with this split; bench/imap_bench.py's big-inbox shape).
         """
+        month = round(MONTH_DAYS * 86400)
         with self.transaction():
+            self._db.execute(
+                "UPDATE person_stats SET contact_days = 1, two_way_days = h.two_way, "
+                "active_months = 1, outgoing = h.outgoing, incoming = h.incoming, "
+                "meetings = h.meetings, personal = h.personal FROM ("
+                "SELECT person_id, direction != 'incoming' AS two_way, "
+                "direction = 'outgoing' AS outgoing, direction = 'incoming' AS incoming, "
+                "direction = 'meeting' AS meetings, "
+                "1.0 / max(1, coalesce(participants, 1)) AS personal "
+                "FROM contacts WHERE counts = 1 AND at IS NOT NULL AND person_id IN "
+                "(SELECT person_id FROM person_stats WHERE rhythm_dirty = 1 "
+                "AND interactions = 1)) AS h WHERE person_stats.person_id = h.person_id")
             self._db.execute(
                 "UPDATE person_stats SET contact_days = h.days, two_way_days = h.two_way, "
                 "active_months = h.months, outgoing = h.outgoing, incoming = h.incoming, "
@@ -112,11 +132,18 @@ class StatsMixin(StoreBase):
                 "count(CASE WHEN direction = 'meeting' THEN 1 END) AS meetings, "
                 "sum(1.0 / max(1, coalesce(participants, 1))) AS personal "
                 "FROM contacts WHERE counts = 1 AND at IS NOT NULL AND person_id IN "
-                "(SELECT person_id FROM person_stats WHERE rhythm_dirty = 1) "
+                "(SELECT person_id FROM person_stats WHERE rhythm_dirty = 1 "
+                "AND interactions != 1) "
                 "GROUP BY person_id) AS h WHERE person_stats.person_id = h.person_id",
-                (round(MONTH_DAYS * 86400),))
+                (month,))
+            if scored_from_days > 0:
+                self._db.execute(
+                    "UPDATE person_stats SET strength = NULL, strength_key = NULL "
+                    "WHERE rhythm_dirty = 1 AND contact_days < ? AND strength IS NOT NULL",
+                    (scored_from_days,))
         return [(row[0], History(*row[1:])) for row in self._db.execute(
-            f"SELECT person_id, {HISTORY_COLUMNS} FROM person_stats s WHERE rhythm_dirty = 1")]
+            f"SELECT person_id, {HISTORY_COLUMNS} FROM person_stats s "
+            "WHERE rhythm_dirty = 1 AND contact_days >= ?", (scored_from_days,))]
 
     def set_strengths(self, strengths: Iterable[tuple[int, float | None]]) -> None:
         """Store the lasting part of each person's strength (None: never suggested), and its
