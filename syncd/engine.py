@@ -284,14 +284,16 @@ class Engine:
                     # Removals of an address book untrack (never erase) their people.
                     self.store.apply_cards(name, cards, page.removals)
                     records = tuple(r for r in records if not isinstance(r, Card))
+                # Messages whose decision an address of mine learned later could change are
+                # kept for revisit (see revisit).
+                revisitable = {record.source_id: encode_message(record)
+                               for record, (_, decision) in zip(records, decisions, strict=True)
+                               if decision.rule not in MINE_INDEPENDENT_RULES
+                               and isinstance(record, Message)}
                 report.new_contacts += self.store.apply(name, decisions, page.skipped,
                                                         page.cursor, learned,
-                                                        removals=page.removals)
-                self.store.keep_revisitable(name, [
-                    (record.source_id, encode_message(record))
-                    for record, (_, decision) in zip(records, decisions, strict=True)
-                    if isinstance(record, Message)
-                    and decision.rule not in MINE_INDEPENDENT_RULES])
+                                                        removals=page.removals,
+                                                        revisitable=revisitable)
                 learned_here |= learned
         if learned_here:
             self.revisit(learned_here)
