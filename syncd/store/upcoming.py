@@ -65,7 +65,8 @@ class UpcomingMixin(IdentityMixin):
             identities = self._interaction_ids([
                 Decision(True, "meeting", reason.replace("an upcoming meeting", "a meeting", 1),
                          Direction.MEETING, from_epoch(start), dedupe_key=key)
-                for _source, _source_id, _person, key, start, reason in rows])
+                for _source, _source_id, _person, key, start, reason in rows],
+                [start for _source, _source_id, _person, _key, start, _reason in rows])
             for (source, source_id, person_id, key, start, _reason), (interaction_id, _) in zip(
                     rows, identities, strict=True):
                 db.execute("INSERT OR REPLACE INTO observations VALUES (?, ?, ?)",

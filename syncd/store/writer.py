@@ -66,7 +66,9 @@ class WriterMixin(UpcomingMixin):
             # half the cost of one execute per row), contact stats summed per person first
             # (commutative: max/min/+1). Its interactions and people are looked up and created
             # first, so the loop below only hits the address cache.
-            identities = self._interaction_ids([decision for _, decision in stored])
+            ats = [None if decision.at is None else int(decision.at.timestamp())
+                   for _, decision in stored]  # to_epoch, once per decision
+            identities = self._interaction_ids([decision for _, decision in stored], ats)
             senders = {decision.sender.email: decision.sender.written or decision.sender.email
                        for _, decision in reversed(stored) if decision.sender is not None}
             self._resolve_people((address for _, decision in stored
@@ -74,11 +76,12 @@ class WriterMixin(UpcomingMixin):
             self._spell_as_senders(senders)
             links = Links()
             observations: list[tuple[str, str, int]] = []
-            for (source_id, decision), (interaction_id, created) in zip(stored, identities,
-                                                                        strict=True):
+            for (source_id, decision), (interaction_id, created), at in zip(
+                    stored, identities, ats, strict=True):
                 observations.append((source, source_id, interaction_id))
                 if created:
-                    new_contacts += self._link_new_interaction(interaction_id, decision, links)
+                    new_contacts += self._link_new_interaction(interaction_id, decision, at,
+                                                               links)
                     continue
                 # An earlier record of this page (a copy in another folder) may have linked
                 # it: write the gathered contacts before looking.
@@ -113,14 +116,14 @@ class WriterMixin(UpcomingMixin):
                                  [(written, email) for email, written in spelled.items()])
             self._spelled_by_sender.update(spelled)
 
-    def _link_new_interaction(self, interaction_id: int, decision: Decision,
+    def _link_new_interaction(self, interaction_id: int, decision: Decision, at: int | None,
                               links: Links) -> int:
         """:meth:`_link_people` for an interaction created by this page, which has no contacts
         yet: nothing to look up (the common case, and a first sync's hot path). Every
-        participant is in the address cache (``apply`` resolved the page's people first)."""
-        at = to_epoch(decision.at)
+        participant is in the address cache (``apply`` resolved the page's people first);
+        ``at`` is the decision's time in epoch seconds."""
         direction = decision.direction
-        value = direction.value if direction is not None else None
+        value = direction._value_ if direction is not None else None
         participants = decision.participants
         count = len(participants)
         counted = {address.email for address in decision.counted}
