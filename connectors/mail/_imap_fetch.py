@@ -19,12 +19,22 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from connectors.mail._mail import utc_stamp
+
 #: Longest response line accepted (imaplib's own limit): a guard against a runaway server.
 _MAX_LINE = 1_000_000
 _UID = re.compile(rb"[( ]UID (\d+)")
 _INTERNALDATE = re.compile(rb'INTERNALDATE "([^"]*)"')
 _HEADER_ITEM = re.compile(rb"BODY\[HEADER\.FIELDS")
 _LABELS = re.compile(rb"X-GM-LABELS \(")
+#: The line Dovecot (and most servers) start each answered message with, for the items
+#: fetch_items asks of a non-Gmail server, up to its header literal's size. Its character
+#: classes leave out quotes, parentheses and braces, so for such a line the general reading
+#: below finds exactly these UID, INTERNALDATE and literal, and no labels.
+_COMMON_FETCH = re.compile(
+    rb'\* \d+ FETCH \(UID (\d+) INTERNALDATE "([0-9A-Za-z :+-]*)" '
+    rb"BODY\[HEADER\.FIELDS \([0-9A-Za-z .-]*\)\] \{(\d+)\}\r\n"
+)
 _INTERNALDATE_PARTS = re.compile(
     r"\s*(\d{1,2})-([A-Za-z]{3})-(\d{4}) (\d{2}):(\d{2}):(\d{2}) ([+-])(\d{2})(\d{2})"
 )
@@ -71,13 +81,20 @@ def parse_internaldate(value: str) -> datetime | None:
     month = _MONTHS.get(month_name.lower())
     if month is None:
         return None
+    offset = int(zone_hours) * 3600 + int(zone_minutes) * 60
+    if 1900 <= int(year) < 2100:
+        # Every real INTERNALDATE: integer seconds, one datetime built (see utc_stamp).
+        stamp = utc_stamp(int(year), month, int(day), int(hour), int(minute), int(second))
+        if stamp is None:
+            return None
+        return datetime.fromtimestamp(stamp + offset if sign == "-" else stamp - offset, UTC)
     try:
         moment = datetime(int(year), month, int(day), int(hour), int(minute), int(second),
                           tzinfo=UTC)
     except ValueError:
         return None
-    offset = timedelta(hours=int(zone_hours), minutes=int(zone_minutes))
-    return moment + offset if sign == "-" else moment - offset
+    delta = timedelta(seconds=offset)
+    return moment + delta if sign == "-" else moment - delta
 
 
 def _labels(meta: bytes) -> tuple[str, ...]:
@@ -195,6 +212,24 @@ def read_fetch_answer(readline: Callable[[int], bytes], read: Callable[[int], by
             continue
         segments = []
         header: bytes | None = None
+        common = _COMMON_FETCH.fullmatch(line)
+        if common is not None:
+            # The usual message, followed by ")": read in one step (~40% of this loop's cost).
+            length = int(common.group(3))
+            header = read(length)
+            if len(header) != length:
+                raise EOFError("the connection ended inside a literal")
+            line = readline(_MAX_LINE)
+            if line == b")\r\n":
+                uid = int(common.group(1))
+                result[uid] = Fetched(uid, parse_internaldate(common.group(2).decode("ascii")),
+                                      header)
+                continue
+            if not line.endswith(b"\n"):
+                raise EOFError("the connection ended" if not line else
+                               "a response line is too long")
+            # Anything else after the literal: go on as the general reading would.
+            segments.append(common.string[: common.start(3) - 1] + b'""')
         while line.endswith(b"}\r\n"):
             opening = line.rfind(b"{")
             size = line[opening + 1 : -3]

@@ -109,3 +109,44 @@ def test_fetch_items_peek_only_the_named_headers():
 def test_uid_batches_are_bounded():
     batches = uid_ranges(list(range(1, 1201)), 500)
     assert [len(batch) for batch in batches] == [500, 500, 200]
+
+
+USUAL = (b'* 1 FETCH (UID 7 INTERNALDATE "17-Jul-1996 02:44:25 -0700" BODY[HEADER.FIELDS (FROM)] '
+         b"{23}\r\n" + HEADER)
+
+
+@pytest.mark.parametrize("tail", [
+    b" FLAGS (\\Seen))\r\n",
+    b' BODY[HEADER.FIELDS (SUBJECT)] {3}\r\nabc)\r\n',
+    b" X-GM-LABELS (\\Sent))\r\n",
+])
+def test_the_usual_response_with_more_items_after_its_literal_reads_as_the_general_path(tail):
+    # The one-regex path covers "... {n}\r\n<header>)\r\n"; anything else after the literal goes
+    # on as the general reading. Written with UID after the literal, the same message takes
+    # the general path from the start: both must agree.
+    _, _, fast = answer(USUAL + tail + b"A7 OK\r\n")
+    general_line = (b'* 1 FETCH (INTERNALDATE "17-Jul-1996 02:44:25 -0700" '
+                    b"BODY[HEADER.FIELDS (FROM)] {23}\r\n" + HEADER + b" UID 7" + tail)
+    _, _, general = answer(general_line + b"A7 OK\r\n")
+    assert fast == general and fast[7].header in (HEADER, b"abc")
+
+
+def test_the_usual_response_cut_inside_or_after_its_literal_means_the_connection_is_lost():
+    for cut in (USUAL[:-5], USUAL, USUAL + b")"):
+        with pytest.raises(EOFError):
+            answer(cut)
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    # Whole-second arithmetic for 1900-2099, datetime arithmetic elsewhere: the same answers.
+    ("01-Jan-1900 00:30:00 +0100", datetime(1899, 12, 31, 23, 30, tzinfo=UTC)),
+    ("31-Dec-2099 23:30:00 -0100", datetime(2100, 1, 1, 0, 30, tzinfo=UTC)),
+    ("29-Feb-2024 12:00:00 +0000", datetime(2024, 2, 29, 12, tzinfo=UTC)),
+    ("29-Feb-2023 12:00:00 +0000", None),
+    ("29-Feb-2100 12:00:00 +0000", None),
+    ("10-Jan-2024 10:00:60 +0000", None),
+    ("10-Jan-2024 24:00:00 +0000", None),
+    ("15-Jun-2150 10:00:00 +0200", datetime(2150, 6, 15, 8, tzinfo=UTC)),
+])
+def test_internaldate_edges_of_month_day_and_clock(value, expected):
+    assert parse_internaldate(value) == expected
