@@ -74,6 +74,7 @@ class UpcomingMixin(IdentityMixin):
                 existing = db.execute(
                     "SELECT max(counts), min(address) FROM contacts WHERE interaction_id = ? "
                     "AND person_id = ?", (interaction_id, person_id)).fetchone()
+                participants: int | None = attendees[key]
                 if existing[0] is None:
                     # The calendar named the person, not one address: their first one.
                     db.execute("INSERT INTO contacts(interaction_id, address, person_id, at, "
@@ -85,9 +86,10 @@ class UpcomingMixin(IdentityMixin):
                     db.execute("UPDATE contacts SET at = ?, direction = 'meeting', counts = 1, "
                                "address_counts = 1 WHERE interaction_id = ? AND address = ?",
                                (start, interaction_id, existing[1]))
+                    participants = None  # the row keeps the count it was written with
                 else:
                     continue
-                self._count_contact(person_id, Direction.MEETING, start)
+                self._count_contact(person_id, Direction.MEETING, start, participants)
                 new += 1
             db.execute("DELETE FROM upcoming WHERE start <= ?", (epoch,))
         log.info("promoted %d started meetings (%d new contacts)", len(rows), new)

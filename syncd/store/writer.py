@@ -143,7 +143,7 @@ class WriterMixin(UpcomingMixin):
             if for_person:
                 counted_people.add(person_id)
                 if direction is not None and at is not None:
-                    links.count(person_id, direction, at)
+                    links.count(person_id, direction, at, count)
                     new += 1
         return new
 
@@ -188,7 +188,7 @@ class WriterMixin(UpcomingMixin):
             if for_person:
                 counted_people.add(person_id)
                 if decision.direction is not None and at is not None:
-                    links.count(person_id, decision.direction, at)
+                    links.count(person_id, decision.direction, at, participants)
                     new += 1
         return new
 
@@ -222,5 +222,5 @@ class WriterMixin(UpcomingMixin):
                              "VALUES (?, ?, ?, ?, 'manual', 1, 1, 1)",
                              (cursor.lastrowid, self.first_address(person_id), person_id,
                               epoch))
-            self._count_contact(person_id, Direction.MANUAL, epoch)
+            self._count_contact(person_id, Direction.MANUAL, epoch, 1)
         return True
