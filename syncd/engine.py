@@ -26,6 +26,7 @@ from syncd.message_codec import decode_message, encode_message
 from syncd.model import Card, Decision, Meeting, Message, Page, Record
 from syncd.rules import MINE_INDEPENDENT_RULES, Rules, classify_meeting, classify_message
 from syncd.store import Store
+from syncd.strength import MIN_CONTACT_DAYS as MIN_SCORED_DAYS
 from syncd.strength import lasting_score
 from syncd.ties import MIN_CONTACT_DAYS, infer_rhythm
 
@@ -283,14 +284,16 @@ class Engine:
                     # Removals of an address book untrack (never erase) their people.
                     self.store.apply_cards(name, cards, page.removals)
                     records = tuple(r for r in records if not isinstance(r, Card))
+                # Messages whose decision an address of mine learned later could change are
+                # kept for revisit (see revisit).
+                revisitable = {record.source_id: encode_message(record)
+                               for record, (_, decision) in zip(records, decisions, strict=True)
+                               if decision.rule not in MINE_INDEPENDENT_RULES
+                               and isinstance(record, Message)}
                 report.new_contacts += self.store.apply(name, decisions, page.skipped,
                                                         page.cursor, learned,
-                                                        removals=page.removals)
-                self.store.keep_revisitable(name, [
-                    (record.source_id, encode_message(record))
-                    for record, (_, decision) in zip(records, decisions, strict=True)
-                    if isinstance(record, Message)
-                    and decision.rule not in MINE_INDEPENDENT_RULES])
+                                                        removals=page.removals,
+                                                        revisitable=revisitable)
                 learned_here |= learned
         if learned_here:
             self.revisit(learned_here)
@@ -344,7 +347,7 @@ class Engine:
 def refresh_rhythms(store: Store) -> None:
     """Recompute the history, lasting strength and inferred rhythm of everyone whose contacts
     changed (marked ``rhythm_dirty``): after a sync, a revisit, a merge or a split."""
-    histories = store.refresh_histories()
+    histories = store.refresh_histories(scored_from_days=MIN_SCORED_DAYS)
     store.set_strengths((person_id, lasting_score(history)) for person_id, history in histories)
     store.clear_rhythms(fewer_contacts_than=MIN_CONTACT_DAYS)
     stale = store.dirty_rhythms()

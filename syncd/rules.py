@@ -17,7 +17,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -117,12 +117,31 @@ def dedupe_key(message: Message) -> str:
     return "fp:" + digest
 
 
+#: Headers one of which must be present for any header rule but the delivery report's to fire.
+_MARKER_HEADERS = frozenset({"auto-submitted", "x-auto-response-suppress", "x-autoreply",
+                             "x-autorespond", "list-id", "precedence", "list-unsubscribe",
+                             "feedback-id"})
+
+
 def _heuristic_verdict(message: Message) -> tuple[str, str] | None:
     """Return (rule, reason) when a header marks the message as machine or bulk mail."""
     headers = message.headers
-    content_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type == "multipart/report":
-        return "report", "a delivery report (Content-Type: multipart/report)"
+    if headers:
+        content_type = headers.get("content-type")
+        if (content_type is not None
+                and content_type.split(";", 1)[0].strip().lower() == "multipart/report"):
+            return "report", "a delivery report (Content-Type: multipart/report)"
+        if not _MARKER_HEADERS.isdisjoint(headers):  # most personal mail has none of them
+            marked = _marked_verdict(headers)
+            if marked is not None:
+                return marked
+    if message.sender and is_automated_address(message.sender.email):
+        return "automated_sender", f"sent from an automated address ({message.sender.email})"
+    return None
+
+
+def _marked_verdict(headers: Mapping[str, str]) -> tuple[str, str] | None:
+    """The header rules, in order, for a message with one of :data:`_MARKER_HEADERS`."""
     auto_submitted = headers.get("auto-submitted", "").split(";", 1)[0].strip().lower()
     if auto_submitted and auto_submitted != "no":
         # RFC 3834 §5: anything but "no" marks a message no human wrote.
@@ -140,8 +159,6 @@ def _heuristic_verdict(message: Message) -> tuple[str, str] | None:
         return "bulk", "bulk mail (List-Unsubscribe: a newsletter or marketing)"
     if "feedback-id" in headers:
         return "bulk", "bulk mail (Feedback-ID: sent by a mass-mailing service)"
-    if message.sender and is_automated_address(message.sender.email):
-        return "automated_sender", f"sent from an automated address ({message.sender.email})"
     return None
 
 
@@ -151,67 +168,87 @@ def classify_message(message: Message, mine: Callable[[str], bool], rules: Rules
     ``mine`` answers whether a normalised address is one of mine. The decision's ``at`` is the
     Date header when plausible, else the delivery time the connector saw.
     """
+    # The hot path of a first sync (once per message): written for speed, but every branch
+    # reads as the rule it is, in the order of the module docstring.
     key = dedupe_key(message)
     at = message.date or message.received
     sender = message.sender
-    outgoing = message.folder_role is Role.SENT or (sender is not None and mine(sender.email))
-    everyone = _unique([*([sender] if sender else []), *message.to, *message.cc, *message.bcc])
-    others = tuple(address for address in everyone if not mine(address.email))
+    to, cc, bcc = message.to, message.cc, message.bcc
+    role = message.folder_role
+    outgoing = role is Role.SENT or (sender is not None and mine(sender.email))
+    everyone = _unique_addresses((sender, *to, *cc, *bcc) if sender is not None
+                                 else (*to, *cc, *bcc))
+    others = tuple([address for address in everyone if not mine(address.email)])
     direction = Direction.OUTGOING if outgoing else Direction.INCOMING
-
-    def verdict(counts: bool, rule: str, reason: str,
-                counted: Sequence[Address] = ()) -> Decision:
-        return Decision(counts, rule, reason, direction, at, tuple(counted), others, key,
-                        None if outgoing else sender)
+    shown_sender = None if outgoing else sender
 
     if at is None:
-        return verdict(False, "no_date", "no usable date (no Date header and no delivery time)")
-    if message.folder_role in NEVER_COUNTED_ROLES:
-        return verdict(False, "folder", f"in a {message.folder_role.value} folder")
+        return Decision(False, "no_date", "no usable date (no Date header and no delivery time)",
+                        direction, at, (), others, key, shown_sender)
+    if role in NEVER_COUNTED_ROLES:
+        return Decision(False, "folder", f"in a {role.value} folder", direction, at, (), others,
+                        key, shown_sender)
 
+    candidates: tuple[Address, ...]
     if outgoing:
-        candidates = tuple(a for a in _unique([*message.to, *message.cc, *message.bcc])
-                           if not mine(a.email))
+        candidates = tuple([address for address in _unique_addresses((*to, *cc, *bcc))
+                            if not mine(address.email)])
     else:
         candidates = (sender,) if sender is not None else ()
-    allowed = (tuple(a for a in candidates if not rules.ignore.matches(a.email))
-               if rules.ignore else candidates)
-    if candidates and not allowed:
-        return verdict(False, "ignored", "matched [rules].ignore")
-    if not candidates:
-        if outgoing:
-            return verdict(False, "self", "sent only to my own addresses")
-        return verdict(False, "no_sender", "no sender address")
+    ignore = rules.ignore
+    allowed = (tuple([address for address in candidates if not ignore.matches(address.email)])
+               if ignore else candidates)
+    if not allowed:
+        if candidates:
+            rule, reason = "ignored", "matched [rules].ignore"
+        elif outgoing:
+            rule, reason = "self", "sent only to my own addresses"
+        else:
+            rule, reason = "no_sender", "no sender address"
+        return Decision(False, rule, reason, direction, at, (), others, key, shown_sender)
 
-    always = bool(rules.always) and (
-        any(rules.always.matches(a.email) for a in everyone)
-        or _list_id_address(message, rules.always)
-    )
-    if not always:
+    always = rules.always
+    matched_always = bool(always) and (any(always.matches(address.email) for address in everyone)
+                                       or _list_id_address(message, always))
+    if not matched_always:
         heuristic = _heuristic_verdict(message)
         if heuristic is not None:
-            return verdict(False, *heuristic)
+            return Decision(False, heuristic[0], heuristic[1], direction, at, (), others, key,
+                            shown_sender)
         if len(others) > rules.max_recipients:
-            return verdict(False, "too_many", f"{len(others)} participants, more than "
-                           f"[rules].max_recipients = {rules.max_recipients}")
+            return Decision(False, "too_many", f"{len(others)} participants, more than "
+                            f"[rules].max_recipients = {rules.max_recipients}", direction, at,
+                            (), others, key, shown_sender)
         if outgoing:
-            allowed = tuple(a for a in allowed if not is_automated_address(a.email))
+            allowed = tuple([address for address in allowed
+                             if not is_automated_address(address.email)])
             if not allowed:
-                return verdict(False, "automated_sender", "sent only to automated addresses")
-        elif not any(mine(a.email) for a in (*message.to, *message.cc)):
-            return verdict(False, "not_to_me", "I was not in To or Cc (a list, alias or Bcc)")
+                return Decision(False, "automated_sender", "sent only to automated addresses",
+                                direction, at, (), others, key, shown_sender)
+        elif not any([mine(address.email) for address in (*to, *cc)]):
+            return Decision(False, "not_to_me", "I was not in To or Cc (a list, alias or Bcc)",
+                            direction, at, (), others, key, shown_sender)
 
     if not outgoing and not rules.count_incoming:
-        return verdict(False, "incoming_off", "incoming mail does not count "
-                       "([rules].count_incoming = false)")
+        return Decision(False, "incoming_off", "incoming mail does not count "
+                        "([rules].count_incoming = false)", direction, at, (), others, key,
+                        shown_sender)
     if outgoing:
-        people = "1 person" if len(allowed) == 1 else f"{len(allowed)} people"
-        reason = f"I wrote to {people}"
+        reason = ("I wrote to 1 person" if len(allowed) == 1
+                  else f"I wrote to {len(allowed)} people")
     else:
         reason = "they wrote to me"
-    if always:
+    if matched_always:
         reason += " (matched [rules].always)"
-    return verdict(True, "outgoing" if outgoing else "incoming", reason, allowed)
+    return Decision(True, "outgoing" if outgoing else "incoming", reason, direction, at, allowed,
+                    others, key, shown_sender)
+
+
+def _unique_addresses(addresses: tuple[Address, ...]) -> tuple[Address, ...]:
+    """``addresses`` without repeats of an address (the first one stays), in order."""
+    if len(addresses) < 2 or len({address.email for address in addresses}) == len(addresses):
+        return addresses
+    return tuple(_unique(addresses))
 
 
 #: Rules of :func:`classify_message` whose "not counted" no change to my addresses can undo:

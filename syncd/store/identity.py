@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from syncd.model import Address, Decision
-from syncd.store.schema import to_epoch
 from syncd.store.stats import StatsMixin
 
 #: Keys per ``IN (...)`` lookup: well under SQLite's 999 variables of old builds.
@@ -35,8 +34,10 @@ class IdentityMixin(StatsMixin):
             self._db.executemany("INSERT OR REPLACE INTO my_addresses VALUES (?, 'config')",
                                  [(address,) for address in wanted])
 
-    def _interaction_ids(self, decisions: Sequence[Decision]) -> list[tuple[int, bool]]:
-        """Return (interaction id, whether created now) per decision, in order.
+    def _interaction_ids(self, decisions: Sequence[Decision],
+                         ats: Sequence[int | None]) -> list[tuple[int, bool]]:
+        """Return (interaction id, whether created now) per decision, in order; ``ats`` are
+        the decisions' times in epoch seconds (:func:`~syncd.store.schema.to_epoch`).
 
         Decisions are taken in turn: a key seen twice is created once, and a counting copy
         upgrades a non-counting one (e.g. a copy in Junk, then one in INBOX). One lookup per
@@ -58,21 +59,23 @@ class IdentityMixin(StatsMixin):
         created: list[tuple[object, ...]] = []
         upgraded: list[tuple[object, ...]] = []
         result: list[tuple[int, bool]] = []
-        for decision in decisions:
-            values = (to_epoch(decision.at),
-                      decision.direction.value if decision.direction else None,
-                      int(decision.counts), decision.rule, decision.reason)
+        for decision, at in zip(decisions, ats, strict=True):
             entry = known.get(decision.dedupe_key)
+            if entry is not None and not (decision.counts and not entry[1]):
+                result.append((entry[0], False))
+                continue
+            direction = decision.direction
+            values = (at, direction._value_ if direction is not None else None,
+                      int(decision.counts), decision.rule, decision.reason)
             if entry is None:
                 known[decision.dedupe_key] = [next_id, int(decision.counts)]
                 created.append((next_id, decision.dedupe_key, *values))
                 result.append((next_id, True))
                 next_id += 1
                 continue
-            if decision.counts and not entry[1]:
-                # Seen before where it did not count (e.g. a copy in Junk); this copy does.
-                entry[1] = 1
-                upgraded.append((*values, entry[0]))
+            # Seen before where it did not count (e.g. a copy in Junk); this copy does.
+            entry[1] = 1
+            upgraded.append((*values, entry[0]))
             result.append((entry[0], False))
         self._db.executemany("INSERT INTO interactions(id, key, at, direction, counts, rule, "
                              "reason) VALUES (?, ?, ?, ?, ?, ?, ?)", created)

@@ -9,7 +9,6 @@ address added to ``[me]``. What counts then never depends on the order mail was 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import nullcontext
 
 from syncd.model import Decision
 from syncd.store.identity import IdentityMixin
@@ -20,17 +19,8 @@ _LOOKUP_CHUNK = 500
 
 
 class RevisitMixin(IdentityMixin):
-    """Kept messages, found by an address, and their decisions replaced."""
-
-    def keep_revisitable(self, source: str, records: Sequence[tuple[str, str]]) -> None:
-        """Keep ``(source id, encoded message)`` pairs of messages already applied, for
-        :meth:`revisitable`; a source id kept before is replaced."""
-        if records:
-            with nullcontext(self._db) if self._batched else self.transaction() as db:
-                db.executemany(
-                    "INSERT OR REPLACE INTO revisitable SELECT source, source_id, "
-                    "interaction_id, ? FROM observations WHERE source = ? AND source_id = ?",
-                    [(text, source, source_id) for source_id, text in records])
+    """Kept messages (written by ``apply``), found by an address, and their decisions
+    replaced."""
 
     def revisitable(self, addresses: Iterable[str]) -> dict[int, list[str]]:
         """Return, per interaction that involved one of ``addresses`` as someone else (a

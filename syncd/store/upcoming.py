@@ -65,7 +65,8 @@ class UpcomingMixin(IdentityMixin):
             identities = self._interaction_ids([
                 Decision(True, "meeting", reason.replace("an upcoming meeting", "a meeting", 1),
                          Direction.MEETING, from_epoch(start), dedupe_key=key)
-                for _source, _source_id, _person, key, start, reason in rows])
+                for _source, _source_id, _person, key, start, reason in rows],
+                [start for _source, _source_id, _person, _key, start, _reason in rows])
             for (source, source_id, person_id, key, start, _reason), (interaction_id, _) in zip(
                     rows, identities, strict=True):
                 db.execute("INSERT OR REPLACE INTO observations VALUES (?, ?, ?)",
@@ -73,6 +74,7 @@ class UpcomingMixin(IdentityMixin):
                 existing = db.execute(
                     "SELECT max(counts), min(address) FROM contacts WHERE interaction_id = ? "
                     "AND person_id = ?", (interaction_id, person_id)).fetchone()
+                participants: int | None = attendees[key]
                 if existing[0] is None:
                     # The calendar named the person, not one address: their first one.
                     db.execute("INSERT INTO contacts(interaction_id, address, person_id, at, "
@@ -84,9 +86,10 @@ class UpcomingMixin(IdentityMixin):
                     db.execute("UPDATE contacts SET at = ?, direction = 'meeting', counts = 1, "
                                "address_counts = 1 WHERE interaction_id = ? AND address = ?",
                                (start, interaction_id, existing[1]))
+                    participants = None  # the row keeps the count it was written with
                 else:
                     continue
-                self._count_contact(person_id, Direction.MEETING, start)
+                self._count_contact(person_id, Direction.MEETING, start, participants)
                 new += 1
             db.execute("DELETE FROM upcoming WHERE start <= ?", (epoch,))
         log.info("promoted %d started meetings (%d new contacts)", len(rows), new)

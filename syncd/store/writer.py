@@ -21,11 +21,15 @@ class WriterMixin(UpcomingMixin):
 
     def apply(self, source: str, decisions: Sequence[tuple[str, Decision]],
               skipped: Sequence[Skip], cursor: str | None,
-              learned_mine: Iterable[str] = (), *, removals: Sequence[str] = ()) -> int:
+              learned_mine: Iterable[str] = (), *, removals: Sequence[str] = (),
+              revisitable: Mapping[str, str] | None = None) -> int:
         """Store one page: its removals, decisions, skips and cursor, in ONE transaction.
 
         ``decisions`` pairs each record's source id with what the rules decided. Return the
         number of new counted (person, interaction) contacts. Replaying a page changes nothing.
+        ``revisitable`` maps the source ids of messages whose decision depends on which
+        addresses are mine to the message encoded (syncd.message_codec): they are kept, with
+        their interaction, for ``Engine.revisit`` (a source id kept before is replaced).
 
         A decision with rule ``upcoming`` (a future meeting) writes one ``upcoming`` row per
         counted person instead of contacts; any other decision about a source id drops the
@@ -62,7 +66,9 @@ class WriterMixin(UpcomingMixin):
             # half the cost of one execute per row), contact stats summed per person first
             # (commutative: max/min/+1). Its interactions and people are looked up and created
             # first, so the loop below only hits the address cache.
-            identities = self._interaction_ids([decision for _, decision in stored])
+            ats = [None if decision.at is None else int(decision.at.timestamp())
+                   for _, decision in stored]  # to_epoch, once per decision
+            identities = self._interaction_ids([decision for _, decision in stored], ats)
             senders = {decision.sender.email: decision.sender.written or decision.sender.email
                        for _, decision in reversed(stored) if decision.sender is not None}
             self._resolve_people((address for _, decision in stored
@@ -70,15 +76,23 @@ class WriterMixin(UpcomingMixin):
             self._spell_as_senders(senders)
             links = Links()
             observations: list[tuple[str, str, int]] = []
-            for (source_id, decision), (interaction_id, created) in zip(stored, identities,
-                                                                        strict=True):
+            for (source_id, decision), (interaction_id, created), at in zip(
+                    stored, identities, ats, strict=True):
                 observations.append((source, source_id, interaction_id))
-                if not created:
-                    # An earlier record of this page (a copy in another folder) may have
-                    # linked it: write the gathered contacts before looking.
-                    self._write_contacts(links)
-                new_contacts += self._link_people(interaction_id, decision, created, links)
+                if created:
+                    new_contacts += self._link_new_interaction(interaction_id, decision, at,
+                                                               links)
+                    continue
+                # An earlier record of this page (a copy in another folder) may have linked
+                # it: write the gathered contacts before looking.
+                self._write_contacts(links)
+                new_contacts += self._link_people(interaction_id, decision, links)
             db.executemany("INSERT OR REPLACE INTO observations VALUES (?, ?, ?)", observations)
+            if revisitable:
+                db.executemany("INSERT OR REPLACE INTO revisitable VALUES (?, ?, ?, ?)",
+                               [(source, source_id, interaction_id, revisitable[source_id])
+                                for source, source_id, interaction_id in observations
+                                if source_id in revisitable])
             self._write_contacts(links)
             self._write_stats(links.stats)
             for skip in skipped:
@@ -102,9 +116,40 @@ class WriterMixin(UpcomingMixin):
                                  [(written, email) for email, written in spelled.items()])
             self._spelled_by_sender.update(spelled)
 
-    def _link_people(self, interaction_id: int, decision: Decision, created: bool,
-                     links: Links) -> int:
-        """Link the decision's participants to the interaction; return new counted contacts.
+    def _link_new_interaction(self, interaction_id: int, decision: Decision, at: int | None,
+                              links: Links) -> int:
+        """:meth:`_link_people` for an interaction created by this page, which has no contacts
+        yet: nothing to look up (the common case, and a first sync's hot path). Every
+        participant is in the address cache (``apply`` resolved the page's people first);
+        ``at`` is the decision's time in epoch seconds."""
+        direction = decision.direction
+        value = direction._value_ if direction is not None else None
+        participants = decision.participants
+        count = len(participants)
+        counted = {address.email for address in decision.counted}
+        people = self._people_by_address
+        contacts = links.contacts
+        counted_people: set[int] = set()
+        new = 0
+        for address in participants:
+            email = address.email
+            person_id = people[email][0]
+            counts = email in counted
+            # A person counts once per interaction even when two of their addresses were on
+            # it (see _link_people).
+            for_person = counts and person_id not in counted_people
+            contacts.append((interaction_id, email, person_id, at, value, int(for_person),
+                             count, int(counts)))
+            if for_person:
+                counted_people.add(person_id)
+                if direction is not None and at is not None:
+                    links.count(person_id, direction, at, count)
+                    new += 1
+        return new
+
+    def _link_people(self, interaction_id: int, decision: Decision, links: Links) -> int:
+        """Link the decision's participants to an interaction stored before (another copy of
+        the message); return new counted contacts.
 
         Contacts of a new interaction and every counted contact's stats are gathered in
         ``links`` (written by :meth:`_write_contacts` and :meth:`_write_stats`).
@@ -121,12 +166,11 @@ class WriterMixin(UpcomingMixin):
         for address in decision.participants:
             person_id = self.person_for_address(address)
             counts = address.email in counted
-            # A new interaction has no contacts yet; the participants are unique per decision.
-            existing = None if created else self._db.execute(
+            existing = self._db.execute(
                 "SELECT address_counts FROM contacts WHERE interaction_id = ? AND address = ?",
                 (interaction_id, address.email)).fetchone()
             # Another address of theirs may have counted for this interaction already.
-            if counts and person_id not in counted_people and not created and self._db.execute(
+            if counts and person_id not in counted_people and self._db.execute(
                     "SELECT 1 FROM contacts WHERE interaction_id = ? AND person_id = ? "
                     "AND counts = 1", (interaction_id, person_id)).fetchone() is not None:
                 counted_people.add(person_id)
@@ -144,7 +188,7 @@ class WriterMixin(UpcomingMixin):
             if for_person:
                 counted_people.add(person_id)
                 if decision.direction is not None and at is not None:
-                    links.count(person_id, decision.direction, at)
+                    links.count(person_id, decision.direction, at, participants)
                     new += 1
         return new
 
@@ -178,5 +222,5 @@ class WriterMixin(UpcomingMixin):
                              "VALUES (?, ?, ?, ?, 'manual', 1, 1, 1)",
                              (cursor.lastrowid, self.first_address(person_id), person_id,
                               epoch))
-            self._count_contact(person_id, Direction.MANUAL, epoch)
+            self._count_contact(person_id, Direction.MANUAL, epoch, 1)
         return True

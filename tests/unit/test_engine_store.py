@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from syncd.engine import Engine
+from syncd.engine import Engine, refresh_rhythms
 from syncd.errors import StoreTooNew
-from syncd.model import Address, Role
+from syncd.model import Address, Attendee, Meeting, Role
 from syncd.rules import Rules
 from syncd.store import Store
 from syncd.testing import FakeConnector, database_content, message
@@ -260,3 +260,44 @@ def test_reopening_keeps_everything(tmp_path):
     store.close()
     reopened = Store.open(tmp_path)
     assert canonical(reopened) == before
+
+
+def test_stats_written_as_contacts_arrive_equal_stats_rebuilt_from_the_contacts():
+    # person_stats is summed page by page, and a first contact settles its person's history
+    # at once (FIRST_CONTACT_SETTLES); rebuilt from contacts and refreshed, every row must come
+    # out the same: one-off and repeated correspondents, a group mail, a logged call, a
+    # meeting that started since it was listed.
+    me = "me@example.org"
+    store = Store.in_memory()
+    engine = engine_for(store)
+    week_ago = NOW - timedelta(days=7)
+    mail = [message("INBOX/1", "once@example.org", [me], date=week_ago),
+            message("Sent/1", me, ["group1@example.org", "group2@example.org",
+                                  "group3@example.org"], role=Role.SENT, date=week_ago),
+            # A newsletter: its sender becomes a person with no counted contact.
+            message("INBOX/2", "called@example.org", [me], headers={"list-id": "<x.y>"},
+                    date=week_ago),
+            *[message(f"INBOX/r{day}", "often@example.org", [me],
+                      date=NOW - timedelta(days=day)) for day in range(1, 9)]]
+    engine.sync("mail", FakeConnector(mail))
+    [called] = store.find_people("called@example.org")
+    store.log_manual(called, NOW - timedelta(days=3), "a call")
+    tomorrow = NOW + timedelta(days=1)
+    people = ("met@example.org", "once@example.org")
+    standup = Meeting(source_id="cal|uid-1|", uid="uid-1", start=tomorrow,
+                      organizer=Address(me),
+                      attendees=tuple(Attendee(Address(email), "ACCEPTED", "INDIVIDUAL")
+                                      for email in (me, *people)))
+    engine.sync("calendar", FakeConnector([standup]))
+    store.promote_started_meetings(tomorrow + timedelta(hours=1))
+    refresh_rhythms(store)
+
+    def stats() -> list[tuple[object, ...]]:
+        return store._db.execute("SELECT * FROM person_stats ORDER BY person_id").fetchall()
+
+    written = stats()
+    with store.transaction():
+        store.rebuild_stats([row[0] for row in written])
+    refresh_rhythms(store)
+    assert stats() == written
+    assert len(written) == 7  # everyone above but me has counted contacts

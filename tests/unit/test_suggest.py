@@ -7,9 +7,11 @@ from datetime import timedelta
 from syncd.app import App
 from syncd.config import parse_config
 from syncd.engine import Engine
+from syncd.model import Direction, History
 from syncd.render import suggestion_json
 from syncd.rules import Rules
 from syncd.store import Store
+from syncd.store.stats import HISTORY_COLUMNS
 from syncd.testing import FakeConnector, message
 from tests.unit.histories import (
     BURSTY_COLLEAGUE,
@@ -20,6 +22,8 @@ from tests.unit.histories import (
     NOW,
     ONE_OFF_CONVERSATION,
     WEEKLY_FRIEND,
+    Contact,
+    days_ago,
     every,
     history_of,
     messages_of,
@@ -220,3 +224,30 @@ def test_both_ways_of_reading_the_strongest_give_the_same_rows(monkeypatch):
     assert by_range == by_strength
     counts = [len(rows) for rows in by_range]
     assert min(counts) == 0 and max(counts) >= 10  # the moments chosen reach both extremes
+
+
+def stored_history(store: Store, address: str) -> tuple[History, float | None]:
+    [person] = store.find_people(address)
+    row = store._db.execute(f"SELECT {HISTORY_COLUMNS}, s.strength FROM person_stats s "
+                            "WHERE person_id = ?", (person,)).fetchone()
+    return History(*row[:-1]), row[-1]
+
+
+def test_people_met_once_get_the_history_the_policy_reads_and_no_score():
+    # One counted contact each is the common case after a first sync; the store settles it
+    # without the GROUP BY (StatsMixin.refresh_histories), and must sum what the policy reads.
+    once = {"wrote@once.example": [Contact(days_ago(30), Direction.OUTGOING, participants=3)],
+            "heard@once.example": [Contact(days_ago(40), Direction.INCOMING)],
+            "twice@once.example": [Contact(days_ago(50), Direction.OUTGOING)]}
+    store = Store.in_memory()
+    store.set_configured_addresses([ME])
+    engine = Engine(store, Rules(), lambda: NOW)
+    engine.sync("mail", FakeConnector([mail for person, contacts in once.items()
+                                       for mail in messages_of(person, contacts)]))
+    for person, contacts in once.items():
+        assert stored_history(store, person) == (history_of(contacts), None)
+    again = [Contact(days_ago(20), Direction.INCOMING)]
+    engine.sync("more", FakeConnector(messages_of("twice@once.example", again, prefix="r")))
+    history, strength = stored_history(store, "twice@once.example")
+    assert history == history_of(once["twice@once.example"] + again)
+    assert strength is not None  # two contact days both ways: scored from now on
