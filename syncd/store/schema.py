@@ -271,6 +271,13 @@ _MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE addresses ADD COLUMN name TEXT;
     ALTER TABLE addresses ADD COLUMN written_by_sender INTEGER NOT NULL DEFAULT 0;
     """,
+    # 10: the people tracked by something ([[people]] in the config, a vCard, auto_track), so
+    # the check every command makes that the store matches [[people]] reads a few rows of
+    # this index instead of every person (10-17 ms of a no-change sync at 70,000-95,000 people,
+    # bench/nochange_bench.py).
+    """
+    CREATE INDEX people_tracked_by ON people(tracked_by) WHERE tracked_by IS NOT NULL;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 
