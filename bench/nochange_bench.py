@@ -14,8 +14,8 @@ no-change run stamped in milliseconds (where the time goes: imports, config, pas
 folder listing, probes, store work, output).
 
 ``--before DIR`` also times another source tree of syncd (e.g. ``git archive main | tar -x -C
-DIR``) in the same rounds, interleaved, on the same server and state: on a shared machine a
-before/after pair measured minutes apart says little.
+DIR``) in the same rounds, interleaved, on the same server (with its own state, first synced by
+that tree): on a shared machine a before/after pair measured minutes apart says little.
 
 Run: ``python bench/nochange_bench.py [--messages N] [--rounds R] [--shape folders|big-inbox]
 [--before DIR] [--phases]`` (default 100,000 messages, both shapes, 7 rounds; ~2 min a shape,
@@ -123,6 +123,12 @@ def main() -> None:
             config = server.config_file(work / "config.toml", user, work / "state")
             first = run_sync(config)[0]
             run_sync(config)  # settles what the first no-change run alone does (caches)
+            if arguments.before:
+                # Its own state: an older tree may not open a database of a newer schema.
+                before_config = server.config_file(work / "before.toml", user,
+                                                   work / "before-state")
+                run_sync(before_config, arguments.before.resolve())
+                run_sync(before_config, arguments.before.resolve())
             baselines: list[float] = []
             runs: list[float] = []
             others: list[float] = []
@@ -131,7 +137,7 @@ def main() -> None:
                 elapsed, _rss, output, _cpu = run_sync(config)
                 runs.append(elapsed)
                 if arguments.before:
-                    others.append(run_sync(config, arguments.before.resolve())[0])
+                    others.append(run_sync(before_config, arguments.before.resolve())[0])
             best, median = min(runs), statistics.median(runs)
             floor_best, floor_median = min(baselines), statistics.median(baselines)
             print(f"shape {shape}: {sum(layout.values())} messages in {len(layout)} folders "
