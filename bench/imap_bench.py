@@ -221,6 +221,22 @@ def installed_environment() -> dict[str, str]:
     return environment
 
 
+def own_home(work: Path) -> dict[str, str]:
+    """Environment variables that give the syncd runs a home of their own below ``work``
+    (config, state, tokens) and no keyring."""
+    home = work / "home"
+    return {"HOME": str(home), "XDG_CONFIG_HOME": str(home / ".config"),
+            "XDG_STATE_HOME": str(home / ".state"),
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring"}
+
+
+def compile_tree(tree: Path = ROOT) -> None:
+    """Compile the bytecode of syncd in ``tree`` once, as installing it does (see
+    :func:`installed_environment`)."""
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "syncd"),
+                    str(tree / "connectors")], check=True, env=installed_environment())
+
+
 def run_sync(config: Path, tree: Path | None = None) -> tuple[float, float, str, float]:
     """Run ``syncd sync`` as a user does; return wall seconds, peak RSS (MB), output, and CPU
     seconds (user + system, with its prefetch child): CPU says more than wall time on a busy
@@ -266,13 +282,8 @@ def main() -> None:
         folders = sorted(layout, key=lambda name: name != "Sent")
         work = Path(server.root) / "bench-state"
         work.mkdir()
-        env_home = work / "home"
-        os.environ.update(HOME=str(env_home), XDG_CONFIG_HOME=str(env_home / ".config"),
-                          XDG_STATE_HOME=str(env_home / ".state"),
-                          PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
-        # Compile syncd's bytecode once, as installing it does (see installed_environment).
-        subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "syncd"),
-                        str(ROOT / "connectors")], check=True, env=installed_environment())
+        os.environ.update(own_home(work))
+        compile_tree()
         # Rounds of (baseline, first sync into a fresh database), both from a cold header
         # cache: the machine is shared, so one pair alone says little.
         pairs = []

@@ -36,7 +36,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from imap_bench import SHAPES, installed_environment, populate, run_sync  # noqa: E402
+from imap_bench import (  # noqa: E402
+    SHAPES,
+    compile_tree,
+    installed_environment,
+    own_home,
+    populate,
+    run_sync,
+)
 from servers.dovecot import PASSWORD, running_dovecot  # noqa: E402
 
 
@@ -107,8 +114,7 @@ def main() -> None:
     arguments = parser.parse_args()
     trees = [ROOT] + ([arguments.before.resolve()] if arguments.before else [])
     for tree in trees:
-        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "syncd"),
-                        str(tree / "connectors")], check=True, env=installed_environment())
+        compile_tree(tree)
     for shape in arguments.shape or SHAPES:
         with running_dovecot(tls=False) as server:
             user = "bench"
@@ -116,10 +122,7 @@ def main() -> None:
             layout = populate(server, user, arguments.messages, shape)
             work = Path(server.root) / "bench-state"
             work.mkdir()
-            home = work / "home"
-            os.environ.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
-                              XDG_STATE_HOME=str(home / ".state"),
-                              PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
+            os.environ.update(own_home(work))
             config = server.config_file(work / "config.toml", user, work / "state")
             first = run_sync(config)[0]
             run_sync(config)  # settles what the first no-change run alone does (caches)

@@ -37,10 +37,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imap_bench import (
-    ROOT,
     SHAPES,
+    compile_tree,
     forget_fetched_headers,
     installed_environment,
+    own_home,
     populate,
 )
 from servers.dovecot import PASSWORD, running_dovecot
@@ -162,13 +163,8 @@ def main() -> None:
               f"{arguments.shape}) on a loopback Dovecot (Maildir)")
         work = Path(server.root) / "peer-bench"
         work.mkdir()
-        home = work / "home"
-        environment = installed_environment()
-        environment.update(HOME=str(home), XDG_CONFIG_HOME=str(home / ".config"),
-                           XDG_STATE_HOME=str(home / ".state"),
-                           PYTHON_KEYRING_BACKEND="keyring.backends.null.Keyring")
-        subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "syncd"),
-                        str(ROOT / "connectors")], check=True, env=environment)
+        environment = {**installed_environment(), **own_home(work)}
+        compile_tree()
 
         forget_fetched_headers(server, user)
         config = server.config_file(work / "syncd.toml", user, work / "state")

@@ -573,11 +573,8 @@ class ImapConnector:
             if session.call(lambda c: c.uids_from(uids[0]))[:1] == uids:
                 return {}, {uids[0]: "the server answered without the message"}
             return {}, {}
-        failed: dict[int, str] = {}
-        for half in _halves(missing):
-            more, bad = self._fetch(session, half, items)
-            fetched.update(more)
-            failed.update(bad)
+        more, failed = self._halves(session, missing, items)
+        fetched.update(more)
         return fetched, failed
 
     def _halves(self, session: Session, uids: list[int],
