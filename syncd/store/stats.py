@@ -136,9 +136,10 @@ class StatsMixin(StoreBase):
         Run before the rhythms settle (which clears the marks); ``syncd suggest`` then reads
         one row per person.
 
-        Two statements, nothing loops over contacts in Python. A person with ONE counted
-        contact (after a first sync, most people: one-off correspondents) has a history read
-        straight off that row; only people with more go through the GROUP BY, whose three
+        Two statements, nothing loops over contacts in Python. A new person's first contact is
+        settled when written (FIRST_CONTACT_SETTLES); people whose stats were rebuilt (a merge,
+        a split, a revisit) and have ONE counted contact get their history read straight off
+        that row; only people with more go through the GROUP BY, whose three
         ``count(DISTINCT ...)`` build a temporary b-tree per person (2.0 s of CPU for 76,000
         people, 0.4 s with this split; bench/imap_bench.py's big-inbox shape).
         """
