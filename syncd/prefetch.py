@@ -87,10 +87,11 @@ def prefetched(pull: Callable[[], Iterable[Page]], *, label: str = "the source",
     """Run ``pull()`` in a forked child and return an iterator over its pages; see the module
     docstring.
 
-    ``label`` names the source in errors. Call the iterator's ``close()`` (the engine uses
-    :func:`closing`) when stopping early: that kills and reaps the child. Iterating raises what
-    ``pull`` raised, or :class:`~syncd.errors.SourceError` if the child died without finishing.
-    If no child can be started (``fork`` fails), ``pull()`` runs in this process instead.
+    ``label`` names the source in errors. Call the iterator's ``close()`` when stopping early
+    (the engine does on every exit of its page loop): that kills and reaps the child.
+    Iterating raises what ``pull`` raised, or :class:`~syncd.errors.SourceError` if the child
+    died without finishing. If no child can be started (``fork`` fails), ``pull()`` runs in
+    this process instead.
     """
     read_fd, write_fd = os.pipe()  # both O_CLOEXEC: a command the child runs gets neither
     with contextlib.suppress(AttributeError, OSError):
@@ -363,19 +364,3 @@ def _rebuild_error(packed: tuple[bytes | None, str, str, str, str]) -> BaseExcep
             error = RuntimeError(f"{name}: {message}")
     error.add_note(f"raised in the prefetch child process:\n{trace.rstrip()}")
     return error
-
-
-@contextlib.contextmanager
-def closing(pages: Iterator[Page]) -> Iterator[Iterator[Page]]:
-    """Yield ``pages``; on exit call its ``close()`` if it has one (a generator does).
-
-    For the engine's page loop: a :func:`prefetched` child is killed and reaped, and a
-    connector's own generator runs its ``finally`` (closing its connection) right away rather
-    than whenever the generator is garbage collected.
-    """
-    try:
-        yield pages
-    finally:
-        close = getattr(pages, "close", None)
-        if close is not None:
-            close()
