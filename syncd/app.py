@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import connectors
-from syncd.activity import MonthActivity, fill_months, month_window
 from syncd.cards import TierMap, birthday_window, birthdays_within
 from syncd.choices import Choice, ChoiceJournal
 from syncd.config import Config, SourceConfig, line_of_ignore_pattern, line_of_person
@@ -29,8 +28,10 @@ if TYPE_CHECKING:
     # The engine (with the prefetcher, the message codec and the connector base),
     # difflib/uuid, and merge suggestions (only `people --duplicates`) are imported where
     # they are used: `syncd due`, `suggest`, `people` and `status` never sync, `syncd sync`
-    # suggests no merge, and every command pays its module imports before it starts.
+    # suggests no merge, and every command pays its module imports before it starts. So are
+    # the monthly pictures (only `report`, `show` and `people --json`).
     from connectors.base import Connector
+    from syncd.activity import MonthActivity
     from syncd.duplicates import Duplicate
     from syncd.engine import Engine, ProgressCallback, SyncReport
 
@@ -328,6 +329,8 @@ class App:
     def monthly(self, person_ids: Sequence[int]) -> dict[int, tuple[MonthActivity, ...]]:
         """Return each person's counted contact per month, the last 24 local months, oldest
         first (one query for all of them; months without contact are empty, not missing)."""
+        from syncd.activity import fill_months, month_window
+
         window = month_window(self.clock(), self.config.timezone)
         found = self.store.monthly_activity(person_ids, window)
         return {person_id: fill_months(window, found.get(person_id)) for person_id in person_ids}
