@@ -415,7 +415,11 @@ class App:
             raise UsageError(f"{address} is the only address of {self._label(person.id)}; a "
                              "split needs a person with two or more addresses")
         self.refuse_if_configured(person)
-        self._record(Choice(kind="split", name=person.name, addresses=(canonical,)))
+        # The addresses it leaves go in the line too: a rebuilt database replays this split
+        # before any address book has made these addresses one person again, and must still
+        # keep them apart when one does.
+        self._record(Choice(kind="split", name=person.name, addresses=(
+            canonical, *(other for other in person.addresses if other != canonical))))
         owner = self.store.owner_of(canonical)
         assert owner is not None
         new = self.store.person(owner)
@@ -451,6 +455,7 @@ class App:
 
         store = self.store
         if choice.kind == "merge":
+            store.allow_together(choice.addresses)  # the latest choice wins over a split
             owners = list(dict.fromkeys(owner for address in choice.addresses
                                         if (owner := store.owner_of(address)) is not None))
             if not owners:
@@ -460,10 +465,14 @@ class App:
                 store.merge(owners)
             store.add_addresses(owners[0], choice.addresses)
         elif choice.kind == "split" and choice.addresses:
-            owner = store.owner_of(choice.addresses[0])
+            # addresses[0] is split off; the rest (absent from lines before this version)
+            # are the addresses it was split from, kept apart from it from now on.
+            address, apart_from = choice.addresses[0], choice.addresses[1:]
+            owner = store.owner_of(address)
             if owner is None or len(store.addresses_of(owner)) < 2:
+                store.keep_apart(address, apart_from)
                 return
-            store.split(owner, choice.addresses[0], self._ignored_address())
+            store.split(owner, address, self._ignored_address(), apart_from)
         refresh_rhythms(store)
 
     def ignore(self, pattern: str) -> IgnoreResult:
