@@ -157,3 +157,31 @@ def test_birthdays_within_a_window_soonest_first_with_the_age_when_known():
     found = birthdays_within({1: Birthday(4, 20, 1980), 2: Birthday(4, 16), 3: Birthday(5, 30)},
                              date(2026, 4, 15), timedelta(days=14))
     assert found == [(2, date(2026, 4, 16), None), (1, date(2026, 4, 20), 46)]
+
+
+def test_a_name_set_in_people_wins_over_the_card_s_name_sync_after_sync(tmp_path):
+    """The config is the user's word: a [[people]] name stays, sync after sync, whatever the
+    card calls them; a card names only the people the config does not."""
+    from syncd.app import App
+    from syncd.config import parse_config
+
+    config = parse_config({"general": {"state_dir": str(tmp_path)},
+                           "me": {"addresses": ["me@example.org"]}, "tiers": {"close": "14d"},
+                           "people": [{"name": "Annie", "addresses": ["ann@example.com"]}]},
+                          environ={"HOME": "/h"})
+    app = App.open(config, lambda: NOW)
+    book = PagesConnector([Page(records=(
+        card("c1", "Ann Lee", "ann@example.com", "ann@work.example", categories=("close",)),
+        card("c2", "Bob Roe", "bob@example.com")), cursor="1")])
+    names = []
+    for _ in range(2):
+        engine_for(app.store).sync("book", book, full=True)
+        names.append((person(app.store, "ann@example.com"), person(app.store, "ann@work.example"),
+                      person(app.store, "bob@example.com")[0]))
+        app.apply_config()  # what the next command does first: it finds nothing to change
+        assert person(app.store, "ann@example.com") == names[-1][0]
+    assert names[0] == names[1] == (("Annie", 1, "config", None), ("Annie", 1, "config", None),
+                                    "Bob Roe")
+    [annie] = app.people()
+    assert annie.person.name == "Annie"
+    app.close()
