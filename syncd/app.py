@@ -619,10 +619,16 @@ class App:
 
 
     def exported_people(self) -> list[tuple[Tie, Choices]]:
-        """Return everyone ``syncd export`` writes, with their tie now and their choices."""
+        """Return everyone ``syncd export`` writes, with their tie now and their choices (and
+        their birthday from address-book cards)."""
+        from dataclasses import replace
+
         now = self.clock()
-        return [(evaluate(row, self.config.tiers, now), choices)
-                for row, choices in self.store.exported_people()]
+        exported = self.store.exported_people()
+        birthdays = self.store.birthdays([row.id for row, _ in exported])
+        return [(evaluate(row, self.config.tiers, now),
+                 replace(choices, birthday=birthdays.get(row.id)))
+                for row, choices in exported]
 
     # --- suggestions ---------------------------------------------------------------------------
 

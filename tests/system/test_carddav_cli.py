@@ -107,4 +107,5 @@ def test_a_split_of_a_card_s_addresses_survives_full_syncs_until_a_merge(
     syncd(config, "sync", "--full")
     [ann] = json.loads(syncd(config, "people", "--json"))
     assert ann["addresses"] == ["ann@example.com", "ann@work.example"]
-
+    [exported] = json.loads(syncd(config, "export", "--format", "json"))["people"]
+    assert exported["birthday"] == "1985-04-12", "the card's BDAY"
