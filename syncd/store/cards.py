@@ -92,10 +92,11 @@ class CardsMixin(TrackingMixin):
             if owner is not None and owner in owners:
                 accepted.append(email)
                 continue
-            brings = self.addresses_of(owner) if owner is not None else [email]
-            if splits and self._any_kept_apart(brings, gathered):
-                continue
-            gathered.extend(brings)
+            if splits:
+                brings = self.addresses_of(owner) if owner is not None else [email]
+                if self._any_kept_apart(brings, gathered):
+                    continue
+                gathered.extend(brings)
             accepted.append(email)
             if owner is not None:
                 owners.append(owner)
