@@ -429,7 +429,8 @@ class App:
 
     def duplicates(self) -> list[Duplicate]:
         """Return merge suggestions (syncd.duplicates) among tracked and counted people, my
-        own addresses, ignored people and automated senders left out. Applies nothing."""
+        own addresses, ignored people, automated senders and groups holding people the user
+        split apart left out. Applies nothing."""
         from syncd.duplicates import Candidate, duplicates
 
         mine = self.store.my_addresses()
@@ -440,8 +441,18 @@ class App:
             entry = people.setdefault(person_id, (name, [], []))
             entry[1].append(address)
             entry[2].append(written)
-        return duplicates(Candidate(person_id, name, tuple(addresses), tuple(written))
-                          for person_id, (name, addresses, written) in people.items())
+        found = duplicates(Candidate(person_id, name, tuple(addresses), tuple(written))
+                           for person_id, (name, addresses, written) in people.items())
+        # People the user split apart are not suggested as one again (syncd merge still can).
+        owner = {address: person_id for person_id, (_, addresses, _) in people.items()
+                 for address in addresses}
+        split = {frozenset((owner[first], owner[other]))
+                 for first, other in self.store.kept_apart_pairs()
+                 if first in owner and other in owner}
+        return [duplicate for duplicate in found
+                if not any(frozenset((first, other)) in split
+                           for index, first in enumerate(duplicate.people)
+                           for other in duplicate.people[index + 1:])]
 
     def _ignored_address(self) -> Callable[[str], bool]:
         """Return whether an ignore pattern (config or syncd ignore) matches an address."""

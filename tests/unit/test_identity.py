@@ -371,3 +371,21 @@ def test_a_card_joining_people_keeps_a_tracked_one_s_choice(tmp_path):
     assert alice.id == app.find_person(ALICE_HOME).id
     assert (alice.tracked, alice.every_days, app.store.tracked_by(alice.id)) == (True, 21, "cli")
     app.close()
+
+
+def test_people_split_apart_are_not_suggested_as_duplicates_again(tmp_path):
+    app = open_app(tmp_path)
+    engine_for(app.store).sync("mail", FakeConnector([
+        replace(message(f"INBOX/{n}", sender, [ME], date=NOW - timedelta(days=n)),
+                sender=address(sender, "Meher Tandon"))
+        for n, sender in enumerate(("meher@work.example", "mehert@gmail.com"), start=1)]))
+    meher = [app.find_person("meher@work.example").id, app.find_person("mehert@gmail.com").id]
+    assert [duplicate.people for duplicate in app.duplicates()] == [tuple(sorted(meher))]
+    merged = app.merge([app.find_person("meher@work.example"),
+                        app.find_person("mehert@gmail.com")])
+    app.split(merged, "mehert@gmail.com")
+    assert app.duplicates() == []
+    app.merge([app.find_person("meher@work.example"), app.find_person("mehert@gmail.com")])
+    app.split(app.find_person("meher@work.example"), "mehert@gmail.com")
+    assert app.duplicates() == []
+    app.close()
