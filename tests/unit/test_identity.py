@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from syncd.app import App
+from syncd.choices import Choice, ChoiceJournal
 from syncd.config import parse_config
 from syncd.engine import Engine, refresh_rhythms
 from syncd.errors import PersonNotFound, UsageError
@@ -388,4 +389,18 @@ def test_people_split_apart_are_not_suggested_as_duplicates_again(tmp_path):
     app.merge([app.find_person("meher@work.example"), app.find_person("mehert@gmail.com")])
     app.split(app.find_person("meher@work.example"), "mehert@gmail.com")
     assert app.duplicates() == []
+    app.close()
+
+
+def test_a_split_line_written_before_splits_were_kept_apart_still_keeps_them_apart(tmp_path):
+    """Older journals name only the address split off: replayed after the merge it undoes, the
+    addresses left to the person are those it is kept apart from."""
+    work, home = address(ALICE_WORK).email, address(ALICE_HOME).email
+    ChoiceJournal(tmp_path).append(Choice(kind="merge", name="Alice", addresses=(work, home)),
+                                   Choice(kind="split", name="Alice", addresses=(home,)))
+    app = open_app(tmp_path, tiers={"close": "14d"})
+    assert app.store.kept_apart_pairs() == [(work, home)]  # "alice@" sorts before "alicew"
+    engine_for(app.store).sync("mail", FakeConnector(history(), page_size=7))  # type: ignore[arg-type]
+    sync_book(app)
+    assert app.find_person(ALICE_HOME).id != app.find_person(ALICE_WORK).id
     app.close()
