@@ -35,12 +35,12 @@ from connectors.mail._imap_fetch import fetch_items, read_fetch_answer
 from connectors.mail._mail import (
     FETCH_HEADERS,
     RULE_HEADERS,
-    PageBuilder,
     Unreadable,
     parse_header_block,
     parse_or_skip,
     read_header_bytes,
 )
+from connectors.mail._pages import PageBuilder
 from syncd import prefetch
 from syncd.model import Role
 

@@ -13,7 +13,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import connectors
-from syncd.activity import MonthActivity, fill_months, month_window
 from syncd.cards import TierMap, birthday_window, birthdays_within
 from syncd.choices import Choice, ChoiceJournal
 from syncd.config import Config, SourceConfig, line_of_ignore_pattern, line_of_person
@@ -29,8 +28,10 @@ if TYPE_CHECKING:
     # The engine (with the prefetcher, the message codec and the connector base),
     # difflib/uuid, and merge suggestions (only `people --duplicates`) are imported where
     # they are used: `syncd due`, `suggest`, `people` and `status` never sync, `syncd sync`
-    # suggests no merge, and every command pays its module imports before it starts.
+    # suggests no merge, and every command pays its module imports before it starts. So are
+    # the monthly pictures (only `report`, `show` and `people --json`).
     from connectors.base import Connector
+    from syncd.activity import MonthActivity
     from syncd.duplicates import Duplicate
     from syncd.engine import Engine, ProgressCallback, SyncReport
 
@@ -328,6 +329,8 @@ class App:
     def monthly(self, person_ids: Sequence[int]) -> dict[int, tuple[MonthActivity, ...]]:
         """Return each person's counted contact per month, the last 24 local months, oldest
         first (one query for all of them; months without contact are empty, not missing)."""
+        from syncd.activity import fill_months, month_window
+
         window = month_window(self.clock(), self.config.timezone)
         found = self.store.monthly_activity(person_ids, window)
         return {person_id: fill_months(window, found.get(person_id)) for person_id in person_ids}
@@ -415,7 +418,11 @@ class App:
             raise UsageError(f"{address} is the only address of {self._label(person.id)}; a "
                              "split needs a person with two or more addresses")
         self.refuse_if_configured(person)
-        self._record(Choice(kind="split", name=person.name, addresses=(canonical,)))
+        # The addresses it leaves go in the line too: a rebuilt database replays this split
+        # before any address book has made these addresses one person again, and must still
+        # keep them apart when one does.
+        self._record(Choice(kind="split", name=person.name, addresses=(
+            canonical, *(other for other in person.addresses if other != canonical))))
         owner = self.store.owner_of(canonical)
         assert owner is not None
         new = self.store.person(owner)
@@ -425,7 +432,8 @@ class App:
 
     def duplicates(self) -> list[Duplicate]:
         """Return merge suggestions (syncd.duplicates) among tracked and counted people, my
-        own addresses, ignored people and automated senders left out. Applies nothing."""
+        own addresses, ignored people, automated senders and groups holding people the user
+        split apart left out. Applies nothing."""
         from syncd.duplicates import Candidate, duplicates
 
         mine = self.store.my_addresses()
@@ -436,8 +444,18 @@ class App:
             entry = people.setdefault(person_id, (name, [], []))
             entry[1].append(address)
             entry[2].append(written)
-        return duplicates(Candidate(person_id, name, tuple(addresses), tuple(written))
-                          for person_id, (name, addresses, written) in people.items())
+        found = duplicates(Candidate(person_id, name, tuple(addresses), tuple(written))
+                           for person_id, (name, addresses, written) in people.items())
+        # People the user split apart are not suggested as one again (syncd merge still can).
+        owner = {address: person_id for person_id, (_, addresses, _) in people.items()
+                 for address in addresses}
+        split = {frozenset((owner[first], owner[other]))
+                 for first, other in self.store.kept_apart_pairs()
+                 if first in owner and other in owner}
+        return [duplicate for duplicate in found
+                if not any(frozenset((first, other)) in split
+                           for index, first in enumerate(duplicate.people)
+                           for other in duplicate.people[index + 1:])]
 
     def _ignored_address(self) -> Callable[[str], bool]:
         """Return whether an ignore pattern (config or syncd ignore) matches an address."""
@@ -451,6 +469,7 @@ class App:
 
         store = self.store
         if choice.kind == "merge":
+            store.allow_together(choice.addresses)  # the latest choice wins over a split
             owners = list(dict.fromkeys(owner for address in choice.addresses
                                         if (owner := store.owner_of(address)) is not None))
             if not owners:
@@ -460,10 +479,14 @@ class App:
                 store.merge(owners)
             store.add_addresses(owners[0], choice.addresses)
         elif choice.kind == "split" and choice.addresses:
-            owner = store.owner_of(choice.addresses[0])
+            # addresses[0] is split off; the rest (absent from lines before this version)
+            # are the addresses it was split from, kept apart from it from now on.
+            address, apart_from = choice.addresses[0], choice.addresses[1:]
+            owner = store.owner_of(address)
             if owner is None or len(store.addresses_of(owner)) < 2:
+                store.keep_apart(address, apart_from)
                 return
-            store.split(owner, choice.addresses[0], self._ignored_address())
+            store.split(owner, address, self._ignored_address(), apart_from)
         refresh_rhythms(store)
 
     def ignore(self, pattern: str) -> IgnoreResult:
@@ -610,10 +633,16 @@ class App:
 
 
     def exported_people(self) -> list[tuple[Tie, Choices]]:
-        """Return everyone ``syncd export`` writes, with their tie now and their choices."""
+        """Return everyone ``syncd export`` writes, with their tie now and their choices (and
+        their birthday from address-book cards)."""
+        from dataclasses import replace
+
         now = self.clock()
-        return [(evaluate(row, self.config.tiers, now), choices)
-                for row, choices in self.store.exported_people()]
+        exported = self.store.exported_people()
+        birthdays = self.store.birthdays([row.id for row, _ in exported])
+        return [(evaluate(row, self.config.tiers, now),
+                 replace(choices, birthday=birthdays.get(row.id)))
+                for row, choices in exported]
 
     # --- suggestions ---------------------------------------------------------------------------
 

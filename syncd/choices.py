@@ -3,7 +3,9 @@
 ``track``, ``untrack``, ``snooze``, ``done``, ``ignore``, ``unignore``, ``merge`` and ``split``
 (and the *Snooze* and *Done* actions of a notification) are the only state that no source can
 give back. A ``merge`` line lists every address of the merged people, the first person's
-first; a ``split`` line names the one address split off. Each is
+first; a ``split`` line names the address split off, then the addresses it was split from
+(lines written before syncd kept split addresses apart name only the first), which stay
+apart whatever an address book says until a later ``merge`` lists them together. Each is
 appended to ``STATE_DIR/choices.jsonl`` (one JSON object a line, file 0600) before it is applied
 to the database, and the database remembers how many lines it has applied. A new or rebuilt
 database (the old one moved away after corruption, then ``syncd sync --full``) replays the

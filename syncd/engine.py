@@ -19,7 +19,6 @@ from datetime import datetime
 from typing import NamedTuple
 
 from connectors.base import Connector
-from syncd import prefetch
 from syncd.cards import TierMap
 from syncd.errors import AuthError, CursorExpired, SourceEmpty, SourceError
 from syncd.message_codec import decode_message, encode_message
@@ -198,15 +197,19 @@ class Engine:
         known: Container[str] = frozenset() if reread else _KnownIds(self.store, name)
         now = self.clock()
         rules = self.rules
-        pages: Iterator[Page]
-        if cursor is None and prefetch.wanted(connector):
+        pages: Iterator[Page] | None = None
+        if cursor is None:
             # A first or full pass reads everything: the connector fetches and parses in a
             # forked child while this process classifies and stores (syncd/prefetch.py, two
             # cores instead of one). The child must never touch the store (SQLite forbids
             # using a connection across fork), so it gets `known` as a plain frozenset.
-            frozen = known if reread else frozenset(self.store.known_ids(name))
-            pages = prefetch.prefetched(lambda: connector.pull(None, frozen), label=name)
-        else:
+            # Imported here: the usual pass, from a cursor, never forks.
+            from syncd import prefetch
+
+            if prefetch.wanted(connector):
+                frozen = known if reread else frozenset(self.store.known_ids(name))
+                pages = prefetch.prefetched(lambda: connector.pull(None, frozen), label=name)
+        if pages is None:
             pages = iter(connector.pull(cursor, known))
         # Pages are classified as they come and committed together (Store.batch) once they
         # hold COMMIT_RECORDS records or COMMIT_SECONDS passed since the last commit: one
@@ -220,7 +223,7 @@ class Engine:
         last_commit = time.monotonic()
         # Closed on every exit (should_stop, an error while storing): a prefetch child is
         # killed and reaped, a connector's own generator closes its connection.
-        with prefetch.closing(pages):
+        with _closing(pages):
             try:
                 for page in pages:
                     learned = page.my_addresses - mine
@@ -354,3 +357,17 @@ def refresh_rhythms(store: Store) -> None:
     if stale:
         store.set_rhythms((person_id, infer_rhythm(times)) for person_id, times in stale)
 
+
+@contextlib.contextmanager
+def _closing(pages: Iterator[Page]) -> Iterator[Iterator[Page]]:
+    """Yield ``pages``; on exit call its ``close()`` if it has one (a generator does).
+
+    A prefetch child is then killed and reaped, and a connector's own generator runs its
+    ``finally`` (closing its connection) right away rather than whenever it is collected.
+    """
+    try:
+        yield pages
+    finally:
+        close = getattr(pages, "close", None)
+        if close is not None:
+            close()

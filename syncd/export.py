@@ -1,5 +1,7 @@
-"""``syncd export``: people, addresses, tiers, cadences, dates and the user's choices, as JSON,
-CSV or vCard 4.0. Formatting only (the CLI writes the text); nothing here reads the store.
+"""``syncd export``: people, addresses, tiers, cadences, dates, birthdays and the user's
+choices, as JSON, CSV or vCard 4.0. Formatting only (the CLI writes the text); nothing here
+reads the store. A birthday unknown to every address book is null (JSON), an empty field (CSV)
+or no BDAY (vCard).
 
 The choices (tracked by whom, tier, own cadence, snooze, untracked for good, ignore patterns
 added with ``syncd ignore``) are there so a database rebuilt from the mail can be given them
@@ -16,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from syncd.durations import format_duration
+from syncd.model import Birthday
 from syncd.render import iso, tie_json
 from syncd.store import Choices
 from syncd.ties import Tie
@@ -27,7 +30,8 @@ EXPORT_VERSION = 1
 CSV_COLUMNS = ("id", "name", "addresses", "tracked", "tracked_by", "tier", "every_days",
                "cadence_days", "cadence_source", "first_contact", "last_contact",
                "last_outgoing", "last_incoming", "last_meeting", "last_manual", "interactions",
-               "due_at", "snoozed_until", "never_auto_track", "ignored", "track_reason")
+               "due_at", "snoozed_until", "never_auto_track", "ignored", "track_reason",
+               "birthday")
 
 Exported = Sequence[tuple[Tie, Choices]]
 
@@ -38,7 +42,16 @@ def person_json(tie: Tie, choices: Choices) -> dict[str, Any]:
     return {**tie_json(tie), "first_contact": iso(person.first_contact),
             "every_days": person.every_days, "tracked_by": choices.tracked_by,
             "never_auto_track": choices.never_auto_track, "ignored": choices.ignored,
-            "track_reason": choices.track_reason}
+            "track_reason": choices.track_reason, "birthday": birthday_text(choices.birthday)}
+
+
+def birthday_text(birthday: Birthday | None) -> str | None:
+    """Return a birthday as ISO 8601 ``YYYY-MM-DD``, or ``--MM-DD`` when the year is unknown
+    (the reduced form vCard also allows, RFC 6350 §4.3.1); None stays None."""
+    if birthday is None:
+        return None
+    month_day = f"{birthday.month:02d}-{birthday.day:02d}"
+    return f"--{month_day}" if birthday.year is None else f"{birthday.year:04d}-{month_day}"
 
 
 def to_json(people: Exported, *, tiers: Mapping[str, timedelta],
@@ -70,8 +83,9 @@ def to_csv(people: Exported) -> str:
 def to_vcard(people: Exported) -> str:
     """Return one vCard 4.0 (RFC 6350) per person with an address.
 
-    CATEGORIES holds the tier, so ``syncd import vcard`` tracks them at it again; the other
-    choices and dates are X- properties (§6.10), ignored by other programs.
+    CATEGORIES holds the tier, so ``syncd import vcard`` tracks them at it again; BDAY the
+    birthday when an address book gave one (none otherwise); the other choices and dates are
+    X- properties (§6.10), ignored by other programs.
     """
     cards = []
     for tie, choices in people:
@@ -80,6 +94,8 @@ def to_vcard(people: Exported) -> str:
             continue
         lines = ["BEGIN:VCARD", "VERSION:4.0", f"FN:{_text(person.name or person.shown[0])}"]
         lines += [f"EMAIL:{_text(address)}" for address in person.shown]
+        if choices.birthday is not None:
+            lines.append(f"BDAY:{_bday(choices.birthday)}")
         if person.tier:
             lines.append(f"CATEGORIES:{_text(person.tier)}")
         extras = {"X-SYNCD-TRACKED-BY": choices.tracked_by if person.tracked else None,
@@ -94,6 +110,12 @@ def to_vcard(people: Exported) -> str:
         lines.append("END:VCARD")
         cards.append("".join(_fold(line) + "\r\n" for line in lines))
     return "".join(cards)
+
+
+def _bday(birthday: Birthday) -> str:
+    # RFC 6350 §6.2.5 (BDAY) and §4.3.1: a date is YYYYMMDD, and --MMDD without a year.
+    month_day = f"{birthday.month:02d}{birthday.day:02d}"
+    return f"--{month_day}" if birthday.year is None else f"{birthday.year:04d}{month_day}"
 
 
 def _text(value: str) -> str:

@@ -148,6 +148,19 @@ def _text(component: Any, name: str) -> str:
     return text.strip() if isinstance(text, str) else ""
 
 
+def _preference(line: Any) -> int:
+    """Return how preferred an EMAIL line is, 1 most: vCard 4.0 PREF=1..100 (RFC 6350 §5.3);
+    3.0 TYPE=pref (RFC 2426 §3.3.2) and 2.1's bare PREF count as 1; no preference is 101."""
+    params = getattr(line, "params", {}) or {}
+    for value in params.get("PREF", ()):
+        try:
+            return min(max(int(value), 1), 100)
+        except ValueError:
+            continue
+    kinds = [*params.get("TYPE", ()), *(getattr(line, "singletonparams", ()) or ())]
+    return 1 if any(str(kind).lower() == "pref" for kind in kinds) else 101
+
+
 def _card(component: Any) -> Card:
     name = _text(component, "fn")
     if not name and "n" in component.contents:
@@ -156,7 +169,9 @@ def _card(component: Any) -> Card:
                                           getattr(structured, "family", ""))
                         if isinstance(part, str) and part).strip()
     emails: list[Address] = []
-    for line in component.contents.get("email", ()):
+    # The preferred address first (a sorted() is stable: the card's order otherwise): the first
+    # address decides whose card it is when a split keeps its addresses apart (store/cards.py).
+    for line in sorted(component.contents.get("email", ()), key=_preference):
         email = normalize_address(str(line.value))
         if email and email not in [a.email for a in emails]:
             emails.append(Address(email, name))

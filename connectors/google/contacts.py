@@ -41,7 +41,11 @@ def card(person: Mapping[str, Any], groups: Mapping[str, str]) -> Card:
     names = person.get("names") or [{}]
     name = str(names[0].get("displayName") or names[0].get("unstructuredName") or "")
     addresses: list[Address] = []
-    for entry in person.get("emailAddresses", ()):
+    # The primary address first (People API FieldMetadata.primary; a stable sort keeps the
+    # API's order otherwise): a card goes with its first address when a split keeps its
+    # addresses apart (syncd/store/cards.py).
+    for entry in sorted(person.get("emailAddresses", ()),
+                        key=lambda entry: not (entry.get("metadata") or {}).get("primary")):
         email = normalize_address(str(entry.get("value") or ""))
         if email and all(address.email != email for address in addresses):
             addresses.append(Address(email, name))

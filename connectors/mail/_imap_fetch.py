@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from connectors.mail._mail import utc_stamp
+from connectors.mail._stamps import utc_stamp
 
 #: Longest response line accepted (imaplib's own limit): a guard against a runaway server.
 _MAX_LINE = 1_000_000

@@ -25,21 +25,19 @@ are ignored; only a block with no LF at all is split on CR.
 
 from __future__ import annotations
 
-import calendar
 import contextlib
 import functools
 import hashlib
 import os
 import re
 import time
-import unicodedata
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.header import decode_header, make_header
 from email.utils import getaddresses, parsedate_tz
 
+from connectors.mail._stamps import utc_stamp
 from syncd.addresses import normalize_address
-from syncd.model import Address, Message, Page, Record, Role, Skip
+from syncd.model import Address, Message, Role, Skip
 
 #: Lower-case names of the headers the classification rules read (DESIGN §3). Only these end up
 #: in ``Message.headers``; ``content-type`` is reduced to its lower-case ``type/subtype``.
@@ -313,31 +311,8 @@ _MONTH_NUMBERS = {
 }
 
 
-#: For the years :data:`_COMMON_DATE` (and most INTERNALDATEs) have, 1900-2099: the seconds
-#: from the Unix epoch to the first of each month, and the month's length in days, keyed by
-#: ``year * 12 + month``. Proleptic Gregorian, as ``datetime``; 2,400 entries.
-_MONTH_STARTS: dict[int, tuple[int, int]] = {
-    year * 12 + month: ((date(year, month, 1) - date(1970, 1, 1)).days * 86400,
-                        calendar.monthrange(year, month)[1])
-    for year in range(1900, 2100)
-    for month in range(1, 13)
-}
 _EARLIEST_STAMP = int(EARLIEST_DATE.timestamp())
 _TOLERANCE_SECONDS = FUTURE_TOLERANCE.total_seconds()
-
-
-def utc_stamp(year: int, month: int, day: int, hour: int, minute: int, second: int) -> int | None:
-    """Return the Unix time of a UTC wall-clock time of 1900-2099, or None when ``datetime``
-    would refuse it (day outside the month, hour over 23, minute or second over 59).
-
-    Integer arithmetic instead of ``datetime(...) - timedelta(...)``: the hot path of every
-    Date and INTERNALDATE, and a quarter of its cost. Raise :class:`KeyError` for another year
-    or month: callers handle those with ``datetime`` itself.
-    """
-    start, length = _MONTH_STARTS[year * 12 + month]
-    if 1 <= day <= length and hour < 24 and minute < 60 and second < 60:
-        return start + (day - 1) * 86400 + hour * 3600 + minute * 60 + second
-    return None
 
 
 def parse_date(
@@ -450,82 +425,6 @@ def role_from_gmail_labels(value: str) -> Role:
     if "inbox" in labels:
         return Role.INBOX
     return Role.ARCHIVE
-
-
-# --------------------------------------------------------------------------------------------
-# Folder names
-
-
-def _names(names: str) -> frozenset[str]:
-    """Return the ``|``-separated ``names`` NFC-normalised and case-folded."""
-    return frozenset(unicodedata.normalize("NFC", name).casefold() for name in names.split("|"))
-
-
-# Names mail clients and servers give the special folders (RFC 6154 attributes are the better
-# source where a server offers them; local stores have only names). Localised names seen in
-# Thunderbird, Outlook, Apple Mail and Gmail's IMAP view ("[Gmail]/Sent Mail").
-_ROLE_NAMES: tuple[tuple[Role, frozenset[str]], ...] = (
-    (Role.INBOX, _names("INBOX|Posteingang|Boîte de réception|Bandeja de entrada")),
-    (
-        Role.SENT,
-        _names(
-            "Sent|Sent Items|Sent Messages|Sent Mail|Sent-Mail|Gesendet|Gesendete Objekte"
-            "|Gesendete Elemente|Gesendete Nachrichten|Envoyés|Éléments envoyés"
-            "|Messages envoyés|Enviados|Elementos enviados|Inviati|Posta inviata|Verzonden"
-            "|Verzonden items|Skickat|Skickade objekt|Sendt|Sendte elementer|Lähetetyt"
-            "|Wysłane|Odeslané|Отправленные|已发送|送信済みメール|送信済み"
-        ),
-    ),
-    (
-        Role.JUNK,
-        _names(
-            "Junk|Spam|Junk E-mail|Junk Email|Junk Mail|Bulk Mail|Bulk|Junk-E-Mail"
-            "|Unerwünscht|Courrier indésirable|Indésirables|Correo no deseado"
-            "|Posta indesiderata|Ongewenste e-mail|Skräppost|Спам|垃圾邮件|迷惑メール"
-        ),
-    ),
-    (
-        Role.TRASH,
-        _names(
-            "Trash|Deleted Items|Deleted Messages|Deleted|Bin|Papierkorb|Gelöschte Elemente"
-            "|Gelöschte Objekte|Corbeille|Éléments supprimés|Papelera|Elementos eliminados"
-            "|Cestino|Posta eliminata|Prullenbak|Verwijderde items|Papperskorgen"
-            "|Borttagna objekt|Kosz|Корзина|已删除|ゴミ箱"
-        ),
-    ),
-    (
-        Role.DRAFTS,
-        # Outboxes hold mail not sent yet: no contact has happened.
-        _names(
-            "Drafts|Draft|Outbox|Unsent Messages|Postausgang|Entwürfe|Brouillons|Borradores"
-            "|Bozze|Concepten|Utkast|Kladder|Szkice|Черновики|草稿|下書き"
-        ),
-    ),
-    (Role.ARCHIVE, _names("Archive|Archives|All Mail|Archiv|Archivo|Archivio")),
-)
-
-
-def role_for_folder_name(name: str, delimiter: str | None = "/") -> Role:
-    """Return the role a folder name implies, from its last path component, case-insensitive.
-
-    ``delimiter`` separates the levels of ``name``: an IMAP server gives it for each folder in
-    its LIST answer (RFC 3501 §6.3.8; ``"."`` in ``INBOX.Sent`` on Cyrus and Courier, ``"/"``
-    in ``[Gmail]/Sent Mail``), None for a flat name. With ``"/"`` (local stores) a ``\\``
-    (Windows paths) separates too. ``"[Gmail]/Sent Mail"``, ``"INBOX.Sent"`` with ``"."`` and
-    ``"Gesendet"`` are SENT, ``"Junk E-mail"`` is JUNK, and so on; a name that matches nothing
-    is OTHER.
-    """
-    if delimiter == "/":
-        last = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
-    elif delimiter:
-        last = name.rstrip(delimiter).rsplit(delimiter, 1)[-1]
-    else:
-        last = name
-    key = unicodedata.normalize("NFC", last).strip().casefold()
-    for role, names in _ROLE_NAMES:
-        if key in names:
-            return role
-    return Role.OTHER
 
 
 # --------------------------------------------------------------------------------------------
@@ -721,48 +620,3 @@ def parse_or_skip(
 
 # --------------------------------------------------------------------------------------------
 # Paging
-
-
-@dataclass
-class PageBuilder:
-    """Collects records and skips into pages of at most ``size`` entries.
-
-    ``my_addresses`` grows over a whole pass (From of every message in a Sent-role folder) and
-    every page carries all of it seen so far, so a page read after the Sent folder still says
-    which addresses are mine.
-    """
-
-    size: int = 500
-    records: list[Record] = field(default_factory=list)
-    skipped: list[Skip] = field(default_factory=list)
-    my_addresses: set[str] = field(default_factory=set)
-    record_count: int = 0
-    skip_count: int = 0
-
-    def add(self, item: Message | Skip) -> None:
-        """Add a parsed message (noting a Sent-role sender as mine) or a skip."""
-        if isinstance(item, Skip):
-            self.skipped.append(item)
-            self.skip_count += 1
-            return
-        if item.folder_role is Role.SENT and item.sender is not None:
-            self.my_addresses.add(item.sender.email)
-        self.records.append(item)
-        self.record_count += 1
-
-    @property
-    def full(self) -> bool:
-        """True when the collected entries fill a page."""
-        return len(self.records) + len(self.skipped) >= self.size
-
-    def page(self, cursor: str | None) -> Page:
-        """Return a page of everything collected so far with ``cursor``, and start afresh."""
-        page = Page(
-            records=tuple(self.records),
-            skipped=tuple(self.skipped),
-            cursor=cursor,
-            my_addresses=frozenset(self.my_addresses),
-        )
-        self.records = []
-        self.skipped = []
-        return page

@@ -61,6 +61,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from connectors.mail._folders import role_for_folder_name
 from connectors.mail._imap_fetch import Fetched, fetch_items, uid_ranges
 from connectors.mail._imap_session import (
     Connection,
@@ -76,7 +77,7 @@ from connectors.mail._imap_session import (
     Settings,
     ValidityChanged,
 )
-from connectors.mail._mail import FETCH_HEADERS, PageBuilder, parse_or_skip, role_for_folder_name
+from connectors.mail._pages import PageBuilder
 from syncd.errors import CredentialError, SourceEmpty, SourceError
 from syncd.model import NEVER_COUNTED_ROLES, Message, Page, Role, Skip
 
@@ -353,7 +354,7 @@ class ImapConnector:
         self._guard_empty(previous, statuses)
         state = dict(previous)
         builder = PageBuilder(size=_PAGE_SIZE)
-        items = fetch_items(FETCH_HEADERS, gmail=gmail)
+        items = ""
         opened = 0
         for folder in folders:
             status = statuses[folder.name]
@@ -368,6 +369,13 @@ class ImapConnector:
                 before.messages = status.messages
                 continue
             opened += 1
+            if not items:
+                # Loaded with the first folder that has new mail: a pass that finds none (the
+                # daemon's usual pass; most of a no-change `syncd sync` is start-up) never
+                # loads the header parser.
+                from connectors.mail._mail import FETCH_HEADERS
+
+                items = fetch_items(FETCH_HEADERS, gmail=gmail)
             try:
                 yield from self._read_folder(session, folder, status, before, state, builder,
                                              items, known)
@@ -448,6 +456,8 @@ class ImapConnector:
                      before: _FolderState | None, state: dict[str, _FolderState],
                      builder: PageBuilder, items: str, known: Container[str]) -> Iterator[Page]:
         """Read one folder's new messages into ``builder``; yield full pages."""
+        from connectors.mail._mail import parse_or_skip  # loaded already: see _pass
+
         opened = session.examine(folder.name, reuse=True)
         validity = opened.validity
         if before is not None and validity != before.validity:
@@ -475,7 +485,9 @@ class ImapConnector:
                 got = fetched.get(uid)
                 if got is not None:
                     quarantine.pop(uid, None)
-                    results.append(self._message(prefix, uid, got, folder.role))
+                    role = _gmail_role(got.labels, folder.role) if got.labels else folder.role
+                    results.append(parse_or_skip(got.header, source_id=f"{prefix}{uid}",
+                                                 folder_role=role, received=got.received))
                 elif uid in failed:
                     tries = quarantine.get(uid, (0.0, 0))[1] + 1
                     wait = min(_QUARANTINE_FIRST * 2 ** (tries - 1), _QUARANTINE_LONGEST)
@@ -491,12 +503,6 @@ class ImapConnector:
             # A retried quarantined UID lies below ``start`` and leaves the mark where it is.
             entry.next_uid = max(entry.next_uid, batch[-1] + 1)
         entry.next_uid = max(entry.next_uid, opened.next_uid, status.next_uid)
-
-    def _message(self, prefix: str, uid: int, fetched: Fetched, role: Role) -> Message | Skip:
-        if fetched.labels:
-            role = _gmail_role(fetched.labels, role)
-        return parse_or_skip(fetched.header, source_id=f"{prefix}{uid}", folder_role=role,
-                             received=fetched.received)
 
     def _fetch_all(self, session: Session, work: list[tuple[list[int], list[int]]], items: str
                    ) -> Iterator[tuple[list[int], list[int], dict[int, Fetched], dict[int, str]]]:

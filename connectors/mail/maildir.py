@@ -38,13 +38,13 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from connectors.mail._folders import role_for_folder_name
 from connectors.mail._mail import (
-    PageBuilder,
     is_plausible_time,
     parse_or_skip,
     read_header_bytes,
-    role_for_folder_name,
 )
+from connectors.mail._pages import PageBuilder
 from syncd.errors import SourceEmpty, SourceError
 from syncd.model import Message, Page, Role, Skip
 

@@ -44,15 +44,15 @@ from datetime import UTC, datetime
 from typing import Any, BinaryIO
 from zoneinfo import ZoneInfo
 
+from connectors.mail._folders import role_for_folder_name
 from connectors.mail._mail import (
     HEADER_LIMIT,
-    PageBuilder,
     find_blank_line,
     parse_date,
     parse_or_skip,
-    role_for_folder_name,
     uses_lf_line_endings,
 )
+from connectors.mail._pages import PageBuilder
 from syncd.errors import SourceEmpty, SourceError
 from syncd.model import Message, Page, Role, Skip
 

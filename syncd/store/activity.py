@@ -5,9 +5,12 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from syncd.activity import MonthActivity, MonthWindow
 from syncd.store.schema import StoreBase
+
+if TYPE_CHECKING:  # imported where used: only `report`, `show` and `people --json` ask
+    from syncd.activity import MonthActivity, MonthWindow
 
 
 class ActivityMixin(StoreBase):
@@ -23,6 +26,8 @@ class ActivityMixin(StoreBase):
         Days are told apart in local time (shifted by ``window.utc_offset``). Months without
         contact are absent; see :func:`syncd.activity.fill_months`.
         """
+        from syncd.activity import MonthActivity
+
         ids = json.dumps(sorted(set(person_ids)))
         bounds = json.dumps([[start, end] for start, end in
                              itertools.pairwise(window.bounds)])

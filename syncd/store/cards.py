@@ -2,11 +2,14 @@
 
 A card (syncd.model.Card, from a vCard file, CardDAV or Google Contacts) is stored under
 (source, card id): applying the same card again changes nothing. Its addresses become one
-person named after the card. When the tier policy (syncd.cards.TierMap, decided by the caller)
-gives a tier, the person is tracked at it, unless the user's own choices say otherwise
-(``[[people]]``, ``syncd track``, or ``syncd untrack`` of someone not tracked now). A card
-removed upstream, or one whose categories no longer map, untracks the person only when that
-card was why they were tracked; their history is never touched.
+person named after the card, with two exceptions that keep the user's word: addresses the user
+kept apart with ``syncd split`` stay apart (the card goes with its first address), and a person
+``[[people]]`` lists keeps the name the config gives. When the tier policy
+(syncd.cards.TierMap, decided by the caller) gives a tier, the person is tracked at it, unless
+the user's own choices say otherwise (``[[people]]``, ``syncd track``, or ``syncd untrack`` of
+someone not tracked now). A card removed upstream, or one whose categories no longer map,
+untracks the person only when that card was why they were tracked; their history is never
+touched.
 """
 
 from __future__ import annotations
@@ -43,6 +46,8 @@ class CardsMixin(TrackingMixin):
             for card_id in ids:
                 self._forget_card(source, card_id)
         stored = tracked = 0
+        # Most address books meet no `syncd split`: then no card needs the pairwise check.
+        splits = db.execute("SELECT 1 FROM kept_apart LIMIT 1").fetchone() is not None
         for card, tier in cards:
             emails = list(dict.fromkeys(address.email for address in card.addresses
                                         if address.email))
@@ -52,8 +57,7 @@ class CardsMixin(TrackingMixin):
             before = db.execute("SELECT person_id, tracks FROM cards WHERE source = ? AND "
                                 "card_id = ?", (source, card.source_id)).fetchone()
             name = card.name or next((a.name for a in card.addresses if a.name), "") or emails[0]
-            # People merged into this one keep their cards: merge_people moves them.
-            person_id = self.merge_addresses(name, emails)
+            person_id = self._person_of_card(name, emails, splits)
             tracks = tier is not None and self._track_by_card(person_id, tier)
             if tracks and not (before is not None and before[1] and before[0] == person_id):
                 tracked += 1
@@ -67,6 +71,46 @@ class CardsMixin(TrackingMixin):
                 self._untrack_unless_carded(int(before[0]))
             stored += 1
         return stored, tracked
+
+    def _person_of_card(self, name: str, emails: Sequence[str], splits: bool) -> int:
+        """Return the person a card with ``emails`` (canonical, in the card's order) names,
+        making its addresses one person called ``name`` (no transaction of its own).
+
+        The card's first address decides whose card it is. Each further address joins that
+        person, with everyone already holding it (merged like ``syncd merge`` does, so their
+        tracking is settled, not lost), unless ``syncd split`` kept that address or one of
+        its person's from one already gathered: then the card leaves it where it is, and the
+        split stands. The config file names the people ``[[people]]`` lists: a card's name is
+        given only to the others.
+        """
+        self._people_by_address.clear()
+        gathered: list[str] = []   # every address of the person the card is making
+        owners: list[int] = []
+        accepted: list[str] = []
+        for email in emails:
+            owner = self.owner_of(email)
+            if owner is not None and owner in owners:
+                accepted.append(email)
+                continue
+            if splits:
+                brings = self.addresses_of(owner) if owner is not None else [email]
+                if self._any_kept_apart(brings, gathered):
+                    continue
+                gathered.extend(brings)
+            accepted.append(email)
+            if owner is not None:
+                owners.append(owner)
+        if not owners:
+            person_id = int(self._db.execute("INSERT INTO people(name) VALUES (?)",
+                                             (name,)).lastrowid or 0)
+        else:
+            # People merged into this one keep their cards: merge_people moves them.
+            person_id = self._merge_in_transaction(owners) if len(owners) > 1 else owners[0]
+        self._db.executemany("INSERT OR IGNORE INTO addresses(address, person_id) VALUES (?, ?)",
+                             [(email, person_id) for email in accepted])
+        self._db.execute("UPDATE people SET name = ? WHERE id = ? AND tracked_by IS NOT 'config'",
+                         (name, person_id))
+        return person_id
 
     def _track_by_card(self, person_id: int, tier: str) -> bool:
         """Track ``person_id`` at ``tier`` because of a card; return whether the card is why

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from syncd.model import PersonRow
+from syncd.model import Birthday, PersonRow
 from syncd.store.queries import QueriesMixin
 
 
@@ -12,12 +12,15 @@ from syncd.store.queries import QueriesMixin
 class Choices:
     """What the user decided about a person, beyond :class:`PersonRow` (tier, every, snooze):
     who tracks them, whether ``syncd untrack`` keeps them out of auto_track, whether an ignore
-    pattern hides them, and why auto_track tracked them."""
+    pattern hides them, and why auto_track tracked them. ``birthday`` is no choice but travels
+    with them into an export: the one their address-book cards give (CardsMixin.birthdays),
+    or None."""
 
     tracked_by: str | None
     never_auto_track: bool
     ignored: bool
     track_reason: str | None
+    birthday: Birthday | None = None
 
 
 class ExportsMixin(QueriesMixin):

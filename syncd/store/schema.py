@@ -278,6 +278,18 @@ _MIGRATIONS: tuple[str, ...] = (
     """
     CREATE INDEX people_tracked_by ON people(tracked_by) WHERE tracked_by IS NOT NULL;
     """,
+    # 11: addresses the user kept apart with `syncd split`: an address-book card listing both
+    # never makes them one person again (CardsMixin.apply_cards); a later `syncd merge` of
+    # them deletes the pair (the latest choice wins). Each pair is stored both ways round, so
+    # "is any of these kept apart from any of those" is one lookup of the primary key. Rows
+    # come from the choices journal (syncd/choices.py), so a rebuilt database gets them back.
+    """
+    CREATE TABLE kept_apart (
+        address TEXT NOT NULL,
+        other TEXT NOT NULL,
+        PRIMARY KEY (address, other)
+    ) WITHOUT ROWID;
+    """,
 )
 SCHEMA_VERSION = len(_MIGRATIONS)
 

@@ -87,41 +87,54 @@ class TrackingMixin(IdentityMixin):
 
         Contacts follow their addresses and the stats are recomputed from them. Tracking
         (tracked, by whom, tier, cadence, auto_track's reason) is that of a person the config
-        file tracks, else of the first tracked one in the order given; the name is the first
-        non-empty one; the latest snooze stays; "never auto-track" stays when nobody is
-        tracked; an ignored address keeps the merged person ignored unless the config tracks it.
+        file tracks, else of the first tracked one in the order given; the name is that of the
+        person the config file tracks, else the first non-empty one; the latest snooze stays;
+        "never auto-track" stays when nobody is tracked; an ignored address keeps the merged
+        person ignored unless the config tracks it. Addresses kept apart by ``syncd split`` are
+        not touched here: the caller of a ``syncd merge`` lifts that (:meth:`allow_together`).
         """
+        with self.transaction():
+            return self._merge_in_transaction(person_ids)
+
+    def _merge_in_transaction(self, person_ids: Sequence[int]) -> int:
+        """:meth:`merge` inside the caller's transaction (an address-book card merges people
+        with the same rules as ``syncd merge``, so nobody's tracking is lost to a card)."""
         ids = list(dict.fromkeys(person_ids))
         marks = ",".join("?" * len(ids))
-        with self.transaction():
-            rows = {row[0]: row for row in self._db.execute(
-                "SELECT id, name, tracked, tracked_by, tier, every_days, track_reason, "
-                f"snoozed_until, never_auto, ignored FROM people WHERE id IN ({marks})", ids)}
-            ordered = [rows[person_id] for person_id in ids]
-            tracked = [row for row in ordered if row[2]]
-            keeper = next((row for row in tracked if row[3] == "config"),
-                          tracked[0] if tracked else None)
-            snoozes = [row[7] for row in ordered if row[7] is not None]
-            name = next((row[1] for row in ordered if row[1]), "")
-            if keeper is None:
-                tracking: tuple[object, ...] = (0, None, None, None, None,
-                                                int(any(row[8] for row in ordered)))
-            else:
-                tracking = (1, keeper[3], keeper[4], keeper[5], keeper[6], keeper[8])
-            ignored = int(any(row[9] for row in ordered)
-                          and (keeper is None or keeper[3] != "config"))
-            self._db.execute(
-                "UPDATE people SET name = ?, tracked = ?, tracked_by = ?, tier = ?, "
-                "every_days = ?, track_reason = ?, never_auto = ?, snoozed_until = ?, "
-                "ignored = ? WHERE id = ?",
-                (name, *tracking, max(snoozes) if snoozes else None, ignored, ids[0]))
-            self.merge_people(ids[0], ids[1:])
+        rows = {row[0]: row for row in self._db.execute(
+            "SELECT id, name, tracked, tracked_by, tier, every_days, track_reason, "
+            f"snoozed_until, never_auto, ignored FROM people WHERE id IN ({marks})", ids)}
+        ordered = [rows[person_id] for person_id in ids]
+        tracked = [row for row in ordered if row[2]]
+        keeper = next((row for row in tracked if row[3] == "config"),
+                      tracked[0] if tracked else None)
+        snoozes = [row[7] for row in ordered if row[7] is not None]
+        # The config file is the user's word on the name too (apply_config would write it
+        # back anyway): taking it here keeps the name from changing twice.
+        name = (keeper[1] if keeper is not None and keeper[3] == "config"
+                else next((row[1] for row in ordered if row[1]), ""))
+        if keeper is None:
+            tracking: tuple[object, ...] = (0, None, None, None, None,
+                                            int(any(row[8] for row in ordered)))
+        else:
+            tracking = (1, keeper[3], keeper[4], keeper[5], keeper[6], keeper[8])
+        ignored = int(any(row[9] for row in ordered)
+                      and (keeper is None or keeper[3] != "config"))
+        self._db.execute(
+            "UPDATE people SET name = ?, tracked = ?, tracked_by = ?, tier = ?, "
+            "every_days = ?, track_reason = ?, never_auto = ?, snoozed_until = ?, "
+            "ignored = ? WHERE id = ?",
+            (name, *tracking, max(snoozes) if snoozes else None, ignored, ids[0]))
+        self.merge_people(ids[0], ids[1:])
         return ids[0]
 
-    def split(self, person_id: int, address: str, ignored: Callable[[str], bool]) -> int:
+    def split(self, person_id: int, address: str, ignored: Callable[[str], bool],
+              apart_from: Sequence[str] = ()) -> int:
         """Give ``address`` (canonical) of ``person_id`` a new person of its own with exactly
         its contacts; return the new id (ONE transaction). The new person is untracked, and
-        ignored when ``ignored`` accepts the address; the rest keep the person's choices."""
+        ignored when ``ignored`` accepts the address; the rest keep the person's choices.
+        ``address`` is kept apart (:meth:`keep_apart`) from the addresses left to the person
+        and from ``apart_from`` (those it was split from when the choice was made)."""
         with self.transaction():
             new_id = self.split_address(person_id, address)
             self._db.execute("UPDATE people SET ignored = ? WHERE id = ?",
@@ -131,7 +144,42 @@ class TrackingMixin(IdentityMixin):
             self._db.execute("UPDATE people SET ignored = ? WHERE id = ? "
                              "AND tracked_by IS NOT 'config'",
                              (int(any(ignored(other) for other in remaining)), person_id))
+            self._keep_apart(address, [*remaining, *apart_from])
         return new_id
+
+    def keep_apart(self, address: str, others: Sequence[str]) -> None:
+        """Record that ``address`` and each of ``others`` (canonical) are different people,
+        whoever holds them now or later (a replayed split of addresses not seen yet)."""
+        with self.transaction():
+            self._keep_apart(address, others)
+
+    def _keep_apart(self, address: str, others: Sequence[str]) -> None:
+        pairs = [(address, other) for other in others if other != address]
+        self._db.executemany("INSERT OR IGNORE INTO kept_apart VALUES (?, ?)",
+                             [*pairs, *((other, first) for first, other in pairs)])
+
+    def allow_together(self, addresses: Sequence[str]) -> None:
+        """Forget that any two of ``addresses`` were kept apart (a ``syncd merge`` of them:
+        the user's latest choice wins)."""
+        marks = ",".join("?" * len(addresses))
+        with self.transaction():
+            self._db.execute(f"DELETE FROM kept_apart WHERE address IN ({marks}) "
+                             f"AND other IN ({marks})", [*addresses, *addresses])
+
+    def kept_apart_pairs(self) -> list[tuple[str, str]]:
+        """Return every pair of addresses kept apart, each once (smaller first), sorted."""
+        return [(row[0], row[1]) for row in self._db.execute(
+            "SELECT address, other FROM kept_apart WHERE address < other "
+            "ORDER BY address, other")]
+
+    def _any_kept_apart(self, addresses: Sequence[str], others: Sequence[str]) -> bool:
+        """Return True when one of ``addresses`` is kept apart from one of ``others``."""
+        if not addresses or not others:
+            return False
+        return self._db.execute(
+            f"SELECT 1 FROM kept_apart WHERE address IN ({','.join('?' * len(addresses))}) "
+            f"AND other IN ({','.join('?' * len(others))}) LIMIT 1",
+            [*addresses, *others]).fetchone() is not None
 
     def owner_of(self, address: str) -> int | None:
         """Return the id of the person holding ``address`` (canonical), or None."""

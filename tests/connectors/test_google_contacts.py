@@ -55,6 +55,15 @@ def test_contacts_become_cards_with_groups_and_starred_as_categories(google, tmp
     assert json.loads(cursor)["token"]
 
 
+def test_the_primary_address_comes_first_then_the_api_s_order(google, tmp_path):
+    body = person("Ann", "ann@work.example", "ann@example.org", "ann@old.example")
+    body["emailAddresses"][1]["metadata"] = {"primary": True, "source": {"type": "CONTACT"}}
+    google.fake.add_person("people/c1", body)
+    _, [card], _ = pull_all(contacts(google, tmp_path))
+    assert [address.email for address in card.addresses] == [
+        "ann@example.org", "ann@work.example", "ann@old.example"]
+
+
 def test_the_sync_token_brings_only_changes_and_deletions_become_removals(google, tmp_path):
     fake = google.fake
     fake.add_person("people/c1", person("Ann", "ann@example.org"))

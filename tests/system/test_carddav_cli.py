@@ -1,6 +1,7 @@
 """An address book through the CLI: a CardDAV card whose CATEGORIES value `[tiers.map]` maps
 to a tier tracks its person after `syncd sync`; deleting the card upstream untracks them and
-keeps them (and their history) in the store."""
+keeps them (and their history) in the store; a `syncd split` of a card's addresses stands through
+full syncs until a `syncd merge` joins them."""
 
 from __future__ import annotations
 
@@ -59,3 +60,52 @@ close = "14d"
     shown = json.loads(syncd(config, "show", "ann@example.com", "--json"))
     assert shown["name"] == "Ann Lee", "untracked, not erased"
     assert shown["tracked"] is False, shown
+
+
+def book_config(tmp_path, radicale):  # noqa: F811
+    """A CardDAV source on a new Radicale user, whose Ann card lists two addresses."""
+    user = radicale.new_user()
+    book = radicale.make_address_book(user, "contacts")
+    radicale.put_card(book, user, "ann.vcf", CARD.replace(
+        "EMAIL;TYPE=INTERNET:ann@example.com\r\n",
+        "EMAIL;TYPE=INTERNET:ann@example.com\r\nEMAIL;TYPE=INTERNET:ann@work.example\r\n"))
+    options = radicale.options(user)
+    config = tmp_path / "config.toml"
+    config.write_text(f"""
+[general]
+state_dir = "{tmp_path / 'state'}"
+[me]
+addresses = ["me@example.org"]
+[sources.book]
+type = "carddav"
+url = "{options['url']}"
+username = "{user}"
+password_command = "{options['password_command']}"
+[tiers]
+close = "14d"
+[tiers.map]
+"Close friends" = "close"
+""")
+    return config
+
+
+def test_a_split_of_a_card_s_addresses_survives_full_syncs_until_a_merge(
+        tmp_path, radicale):  # noqa: F811
+    config = book_config(tmp_path, radicale)
+    syncd(config, "sync")
+    [ann] = json.loads(syncd(config, "people", "--json"))
+    assert ann["addresses"] == ["ann@example.com", "ann@work.example"]
+    syncd(config, "split", "ann@example.com", "ann@work.example")
+    for _ in range(2):
+        syncd(config, "sync", "--full")
+        home = json.loads(syncd(config, "show", "ann@example.com", "--json"))
+        work = json.loads(syncd(config, "show", "ann@work.example", "--json"))
+        assert home["id"] != work["id"], "the split stands"
+        assert (home["addresses"], home["tier"]) == (["ann@example.com"], "close")
+        assert (work["addresses"], work["tier"]) == (["ann@work.example"], None)
+    syncd(config, "merge", "ann@example.com", "ann@work.example")
+    syncd(config, "sync", "--full")
+    [ann] = json.loads(syncd(config, "people", "--json"))
+    assert ann["addresses"] == ["ann@example.com", "ann@work.example"]
+    [exported] = json.loads(syncd(config, "export", "--format", "json"))["people"]
+    assert exported["birthday"] == "1985-04-12", "the card's BDAY"

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from servers.dovecot import Dovecot, dovecot_plain  # noqa: F401 - a fixture
 
 #: Never needed by a command that does not sync: SDKs, protocol clients, the scheduler, the
 #: keyring, and syncd's own sync machinery (engine, prefetcher, message codec, connectors).
@@ -114,3 +115,31 @@ def test_an_imap_password_sync_imports_no_oauth_and_no_listing_helpers(tmp_path:
     assert loaded(modules, ("connectors.mail.imap",)) == ["connectors.mail.imap"]
     assert loaded(modules, ("connectors.mail._imap_oauth", "syncd.token_store",
                             "syncd.duplicates", "connectors.google")) == []
+
+
+def _mail(number: int) -> bytes:
+    return (f"From: friend{number}@example.org\r\nTo: me@example.com\r\n"
+            f"Message-ID: <{number}@test>\r\nDate: Fri, 1 Mar 2024 10:00:00 +0000\r\n"
+            f"\r\nhello\r\n").encode()
+
+
+def test_an_imap_sync_with_nothing_new_loads_neither_the_header_parser_nor_the_prefetcher(
+        tmp_path: Path, dovecot_plain: Dovecot) -> None:  # noqa: F811
+    """The daemon's usual pass finds no new mail: it lists folders, reads no header and forks
+    no child, so it pays for neither module. Each is loaded where it is needed (checked, so
+    the probe is honest): the prefetcher by a first sync, the parser by a pass with new mail."""
+    user = dovecot_plain.new_user()
+    client = dovecot_plain.client(user)
+    client.append("INBOX", _mail(1))
+    config = dovecot_plain.config_file(tmp_path / "config.toml", user, tmp_path / "state")
+    parser, prefetcher = ("connectors.mail._mail",), ("syncd.prefetch",)
+
+    assert loaded(modules_after(tmp_path, config, "sync"), prefetcher) == list(prefetcher)
+    client.append("INBOX", _mail(2))
+    assert loaded(modules_after(tmp_path, config, "sync"), parser) == list(parser)
+    client.logout()
+
+    nothing_new = modules_after(tmp_path, config, "sync")
+    assert loaded(nothing_new, ("connectors.mail.imap",)) == ["connectors.mail.imap"]
+    assert loaded(nothing_new, (*parser, *prefetcher, "syncd.activity")) == []
+

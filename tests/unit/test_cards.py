@@ -157,3 +157,39 @@ def test_birthdays_within_a_window_soonest_first_with_the_age_when_known():
     found = birthdays_within({1: Birthday(4, 20, 1980), 2: Birthday(4, 16), 3: Birthday(5, 30)},
                              date(2026, 4, 15), timedelta(days=14))
     assert found == [(2, date(2026, 4, 16), None), (1, date(2026, 4, 20), 46)]
+
+
+def test_a_name_set_in_people_wins_over_the_card_s_name_sync_after_sync(tmp_path):
+    """The config is the user's word: a [[people]] name stays, sync after sync, whatever the
+    card calls them; a card names only the people the config does not."""
+    from syncd.app import App
+    from syncd.config import parse_config
+
+    config = parse_config({"general": {"state_dir": str(tmp_path)},
+                           "me": {"addresses": ["me@example.org"]}, "tiers": {"close": "14d"},
+                           "people": [{"name": "Annie", "addresses": ["ann@example.com"]},
+                                      {"name": "Cyd", "addresses": ["cy@example.com"]}]},
+                          environ={"HOME": "/h"})
+    app = App.open(config, lambda: NOW)
+    # Cy's card lists first an address mail made a person of: merged into it, Cyd stays.
+    engine_for(app.store).sync("mail", FakeConnector([message("1", "cy@home.example",
+                                                              ["me@example.org"])]))
+    book = PagesConnector([Page(records=(
+        card("c1", "Ann Lee", "ann@example.com", "ann@work.example", categories=("close",)),
+        card("c2", "Bob Roe", "bob@example.com"),
+        card("c3", "Cy Young", "cy@home.example", "cy@example.com")), cursor="1")])
+    names = []
+    for _ in range(2):
+        engine_for(app.store).sync("book", book, full=True)
+        names.append(tuple(person(app.store, email) for email in (
+            "ann@example.com", "ann@work.example", "bob@example.com", "cy@home.example",
+            "cy@example.com")))
+        app.apply_config()  # what the next command does first: it finds nothing to change
+        assert tuple(person(app.store, email) for email in (
+            "ann@example.com", "ann@work.example", "bob@example.com", "cy@home.example",
+            "cy@example.com")) == names[-1]
+    assert names[0] == names[1] == (("Annie", 1, "config", None), ("Annie", 1, "config", None),
+                                    ("Bob Roe", 0, None, None), ("Cyd", 1, "config", None),
+                                    ("Cyd", 1, "config", None))
+    assert sorted(tie.person.name for tie in app.people()) == ["Annie", "Cyd"]
+    app.close()

@@ -12,7 +12,7 @@ from syncd.app import App
 from syncd.config import parse_config
 from syncd.engine import Engine
 from syncd.export import CSV_COLUMNS, to_csv, to_json, to_vcard
-from syncd.model import Role
+from syncd.model import Birthday, Role
 from syncd.store import Store
 from syncd.testing import FakeConnector, message
 from syncd.vcard import import_cards
@@ -93,3 +93,36 @@ def test_a_long_name_is_folded_at_75_octets_and_unfolds_to_itself():
     assert all(len(line.encode()) <= 75 for line in text.split("\r\n"))
     unfolded = text.replace("\r\n ", "")
     assert f"FN:{long_name}\r\n" in unfolded
+
+
+BOOK = (b"BEGIN:VCARD\r\nVERSION:4.0\r\nUID:a1\r\nFN:Alice\r\nEMAIL:alice@example.com\r\n"
+        b"BDAY:19900415\r\nEND:VCARD\r\n"
+        b"BEGIN:VCARD\r\nVERSION:4.0\r\nUID:a2\r\nFN:Alice\r\nEMAIL:a@work.example\r\n"
+        b"BDAY:--0415\r\nEND:VCARD\r\n"
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nUID:b1\r\nFN:Bob Roe\r\nEMAIL:bob@example.com\r\n"
+        b"BDAY:--02-29\r\nEND:VCARD\r\n")
+
+
+def test_every_format_holds_the_birthday_an_address_book_gave_and_nothing_for_the_others():
+    """Alice's cards give one with a year (it wins over her other card's), Bob's one without
+    (like a Google birthday without one), Carol has no card."""
+    app = exported_app()
+    import_cards(app.store, BOOK, app.tier_map())
+    document = json.loads(to_json(app.exported_people(), tiers=app.config.tiers,
+                                  ignore_patterns=[], now=NOW))
+    birthdays = {person["addresses"][0]: person["birthday"] for person in document["people"]}
+    assert birthdays == {"a@work.example": "1990-04-15", "bob@example.com": "--02-29",
+                         "carol@example.com": None}
+    rows = list(csv.DictReader(io.StringIO(to_csv(app.exported_people()))))
+    assert {row["addresses"].split()[0]: row["birthday"] for row in rows} == {
+        "a@work.example": "1990-04-15", "bob@example.com": "--02-29", "carol@example.com": ""}
+    cards = {card.split("EMAIL:")[1].split("\r\n")[0]: card
+             for card in to_vcard(app.exported_people()).split("END:VCARD\r\n")[:-1]}
+    assert "\r\nBDAY:19900415\r\n" in cards["a@work.example"]
+    assert "\r\nBDAY:--0229\r\n" in cards["bob@example.com"]
+    assert "BDAY" not in cards["carol@example.com"]
+    # Imported back, the birthdays are the same.
+    rebuilt = Store.in_memory()
+    import_cards(rebuilt, to_vcard(app.exported_people()).encode(), {"close"})
+    assert sorted(rebuilt.birthdays(range(1, 10)).values(), key=str) == sorted(
+        [Birthday(4, 15, 1990), Birthday(2, 29)], key=str)

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from syncd.app import App
+from syncd.choices import Choice, ChoiceJournal
 from syncd.config import parse_config
 from syncd.engine import Engine, refresh_rhythms
 from syncd.errors import PersonNotFound, UsageError
-from syncd.model import Role
+from syncd.model import Birthday, Card, Role
 from syncd.rules import Rules
 from syncd.store import Store
 from syncd.testing import FakeConnector, address, message
@@ -259,4 +260,147 @@ def test_a_logged_contact_follows_its_address_through_a_merge_and_a_split(tmp_pa
     app.split(merged, ALICE_HOME)
     assert stats(app.store) == before
     assert app.find_person(ALICE_HOME).last_manual == NOW - timedelta(days=2)
+    app.close()
+
+
+# --- a split against an address book that lists both addresses --------------------------------
+
+def alices_card(*emails: str) -> Card:
+    """The address book's card for Alice: both of her addresses, tier "close" by category."""
+    return Card(source_id="alice.vcf", uid="alice-1", name="Alice Wonder",
+                addresses=tuple(address(email) for email in emails or (ALICE_WORK, ALICE_HOME)),
+                categories=("close",), birthday=Birthday(4, 15, 1990))
+
+
+def sync_book(app: App, *cards: Card) -> None:
+    """A full sync of the address book, as `syncd sync --full` does."""
+    engine = Engine(app.store, Rules(), lambda: NOW, tier_map=app.tier_map())
+    report = engine.sync("book", FakeConnector(list(cards or (alices_card(),)), name="book"),
+                         full=True)
+    assert report.error is None
+    app.replay_choices()
+
+
+def people_of(app: App) -> dict[str, tuple[object, ...]]:
+    """Per address: the addresses, name, tier and birthday of the person holding it."""
+    result = {}
+    for email in PEOPLE:
+        person = app.find_person(email)
+        birthday = app.store.birthdays([person.id]).get(person.id)
+        result[email] = (person.addresses, person.name, person.tier, birthday)
+    return result
+
+
+def test_a_split_stays_split_however_often_a_card_lists_both_addresses(tmp_path):
+    app = synced_app(tmp_path, tiers={"close": "14d"})
+    sync_book(app)
+    alice = app.find_person(ALICE_WORK)
+    assert alice.id == app.find_person(ALICE_HOME).id, "the card made them one person"
+    app.split(alice, ALICE_HOME)
+    refresh_rhythms(app.store)
+    split = people_of(app), stats(app.store)
+    for _ in range(2):
+        sync_book(app)
+        assert (people_of(app), stats(app.store)) == split
+    # The card stays with its first address: her work self keeps its name, tier and birthday.
+    assert people_of(app)[ALICE_WORK][1:] == ("Alice Wonder", "close", Birthday(4, 15, 1990))
+    assert people_of(app)[ALICE_HOME][2:] == (None, None)
+    app.close()
+
+
+def test_a_card_listing_the_split_address_first_goes_with_it_and_leaves_the_other_alone(
+        tmp_path):
+    app = synced_app(tmp_path, tiers={"close": "14d"})
+    sync_book(app)
+    app.split(app.find_person(ALICE_WORK), ALICE_HOME)
+    sync_book(app, alices_card(ALICE_HOME, ALICE_WORK))
+    home, work = app.find_person(ALICE_HOME), app.find_person(ALICE_WORK)
+    assert home.id != work.id
+    assert (home.addresses, home.tier) == ((address(ALICE_HOME).email,), "close")
+    app.close()
+
+
+@pytest.mark.parametrize("book_first", [True, False])
+def test_a_rebuilt_database_keeps_the_split_that_the_card_would_undo(tmp_path, book_first):
+    app = synced_app(tmp_path, tiers={"close": "14d"})
+    sync_book(app)
+    app.split(app.find_person(ALICE_WORK), ALICE_HOME)
+    sync_book(app)
+    refresh_rhythms(app.store)
+    expected = people_of(app), stats(app.store)
+    app.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{tmp_path / 'syncd.sqlite3'}{suffix}").unlink(missing_ok=True)
+    # The journal is replayed into an empty database, before any source is read again.
+    app = open_app(tmp_path, tiers={"close": "14d"})
+    if book_first:
+        sync_book(app)
+    engine_for(app.store).sync("mail", FakeConnector(history(), page_size=7))  # type: ignore[arg-type]
+    if not book_first:
+        sync_book(app)
+    refresh_rhythms(app.store)
+    assert (people_of(app), stats(app.store)) == expected
+    assert app.find_person(ALICE_HOME).id != app.find_person(ALICE_WORK).id
+    app.close()
+
+
+def test_a_merge_after_the_split_is_the_latest_choice_and_the_card_keeps_them_one(tmp_path):
+    app = synced_app(tmp_path, tiers={"close": "14d"})
+    sync_book(app)
+    app.split(app.find_person(ALICE_WORK), ALICE_HOME)
+    sync_book(app)
+    app.merge([app.find_person(ALICE_WORK), app.find_person(ALICE_HOME)])
+    assert app.store.kept_apart_pairs() == []
+    sync_book(app)
+    assert app.find_person(ALICE_HOME).id == app.find_person(ALICE_WORK).id
+    app.close()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{tmp_path / 'syncd.sqlite3'}{suffix}").unlink(missing_ok=True)
+    app = open_app(tmp_path, tiers={"close": "14d"})
+    sync_book(app)
+    assert app.find_person(ALICE_HOME).id == app.find_person(ALICE_WORK).id
+    app.close()
+
+
+def test_a_card_joining_people_keeps_a_tracked_one_s_choice(tmp_path):
+    """A card that makes two people one settles their tracking as syncd merge does: a
+    `syncd track --every` of the second is not lost to the first's lack of one."""
+    app = synced_app(tmp_path)
+    app.track(app.find_person(ALICE_HOME), every=timedelta(weeks=3))
+    sync_book(app, replace(alices_card(), categories=()))
+    alice = app.find_person(ALICE_WORK)
+    assert alice.id == app.find_person(ALICE_HOME).id
+    assert (alice.tracked, alice.every_days, app.store.tracked_by(alice.id)) == (True, 21, "cli")
+    app.close()
+
+
+def test_people_split_apart_are_not_suggested_as_duplicates_again(tmp_path):
+    app = open_app(tmp_path)
+    engine_for(app.store).sync("mail", FakeConnector([
+        replace(message(f"INBOX/{n}", sender, [ME], date=NOW - timedelta(days=n)),
+                sender=address(sender, "Meher Tandon"))
+        for n, sender in enumerate(("meher@work.example", "mehert@gmail.com"), start=1)]))
+    meher = [app.find_person("meher@work.example").id, app.find_person("mehert@gmail.com").id]
+    assert [duplicate.people for duplicate in app.duplicates()] == [tuple(sorted(meher))]
+    merged = app.merge([app.find_person("meher@work.example"),
+                        app.find_person("mehert@gmail.com")])
+    app.split(merged, "mehert@gmail.com")
+    assert app.duplicates() == []
+    app.merge([app.find_person("meher@work.example"), app.find_person("mehert@gmail.com")])
+    app.split(app.find_person("meher@work.example"), "mehert@gmail.com")
+    assert app.duplicates() == []
+    app.close()
+
+
+def test_a_split_line_written_before_splits_were_kept_apart_still_keeps_them_apart(tmp_path):
+    """Older journals name only the address split off: replayed after the merge it undoes, the
+    addresses left to the person are those it is kept apart from."""
+    work, home = address(ALICE_WORK).email, address(ALICE_HOME).email
+    ChoiceJournal(tmp_path).append(Choice(kind="merge", name="Alice", addresses=(work, home)),
+                                   Choice(kind="split", name="Alice", addresses=(home,)))
+    app = open_app(tmp_path, tiers={"close": "14d"})
+    assert app.store.kept_apart_pairs() == [(work, home)]  # "alice@" sorts before "alicew"
+    engine_for(app.store).sync("mail", FakeConnector(history(), page_size=7))  # type: ignore[arg-type]
+    sync_book(app)
+    assert app.find_person(ALICE_HOME).id != app.find_person(ALICE_WORK).id
     app.close()

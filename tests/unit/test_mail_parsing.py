@@ -9,19 +9,19 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from connectors.mail._folders import role_for_folder_name
 from connectors.mail._mail import (
     FETCH_HEADERS,
     NO_PLAUSIBLE_DATE,
     RULE_HEADERS,
-    PageBuilder,
     Unreadable,
     parse_date,
     parse_header_block,
     parse_or_skip,
     read_header_bytes,
-    role_for_folder_name,
     role_from_gmail_labels,
 )
+from connectors.mail._pages import PageBuilder
 from syncd.model import Address, Message, Role, Skip
 
 RECEIVED = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)

@@ -76,6 +76,17 @@ def gone(pid: int) -> bool:
     return "\nState:\tZ" in status
 
 
+def test_the_child_runs_at_a_lower_priority_than_the_parent():
+    # The parent classifies and stores, the slower half: sharing a core, it gets the larger part.
+    def pull():
+        yield Page(records=(), skipped=(), cursor=str(os.getpriority(os.PRIO_PROCESS, 0)))
+
+    parent = os.getpriority(os.PRIO_PROCESS, 0)
+    [page] = list(prefetched(pull))
+    assert prefetch.CHILD_NICENESS > 0
+    assert int(page.cursor) == min(parent + prefetch.CHILD_NICENESS, 19)  # 19: the nicest
+
+
 def test_pages_arrive_in_order_and_equal_from_another_process(new_children):
     expected = pages_of_mail(95)
     reader_pids = []

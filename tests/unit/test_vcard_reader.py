@@ -49,3 +49,19 @@ def test_non_ascii_names_and_a_card_without_a_name():
 def test_an_unreadable_resource_says_why(data, reason):
     with pytest.raises(VcardUnreadable, match=reason):
         parse_one(data, "bad")
+
+
+@pytest.mark.parametrize("emails", [
+    "VERSION:4.0\r\nEMAIL;PREF=20:a@example.org\r\nEMAIL:c@example.org\r\n"
+    "EMAIL;TYPE=home;PREF=1:b@example.org\r\n",
+    "VERSION:3.0\r\nEMAIL;TYPE=INTERNET:a@example.org\r\nEMAIL;TYPE=INTERNET,pref:b@example.org"
+    "\r\nEMAIL:c@example.org\r\n",
+    "VERSION:3.0\r\nEMAIL;TYPE=INTERNET:a@example.org\r\nEMAIL;TYPE=INTERNET;TYPE=PREF:"
+    "b@example.org\r\nEMAIL:c@example.org\r\n",
+    "VERSION:2.1\r\nEMAIL;INTERNET:a@example.org\r\nEMAIL;PREF;INTERNET:b@example.org\r\n"
+    "EMAIL:c@example.org\r\n",
+])
+def test_the_preferred_address_comes_first_then_the_card_s_order(emails):
+    card = parse_one(f"BEGIN:VCARD\r\n{emails}FN:Bea\r\nEND:VCARD\r\n", "bea")
+    assert tuple(address.email for address in card.addresses) == (
+        "b@example.org", "a@example.org", "c@example.org")
