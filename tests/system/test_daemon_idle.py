@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from servers.dovecot import PASSWORD, dovecot_plain  # noqa: F401 - a fixture
 from test_daemon_process import notify_socket, start_daemon, stop  # noqa: F401 - a fixture
 
+from syncd.config import SourceConfig
 from syncd.daemon import IdleWatcher
-from syncd.errors import AuthError, SourceError
+from syncd.daemon_idle import IdleWatchers
+from syncd.errors import AuthError, SourceError, SyncdError
 
 
 def message(number: int, sender: str) -> bytes:
@@ -157,3 +160,66 @@ def test_stop_wakes_a_real_idle_at_once(dovecot_plain):  # noqa: F811
     watcher.thread.join(5)
     assert not watcher.thread.is_alive()
     assert time.monotonic() - started < 2
+
+
+class QuietServer:
+    """Stands in for the IMAP connector: IDLEs until interrupted, never reporting mail."""
+
+    def __init__(self) -> None:
+        self.waiting = threading.Event()
+        self.woken = threading.Event()
+        self.closed = threading.Event()
+
+    def wait_for_changes(self, timeout: float) -> bool:
+        self.waiting.set()
+        self.woken.wait(timeout)
+        return False
+
+    def interrupt(self) -> None:
+        self.woken.set()
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+def imap(name: str, *, idle: bool = True, enabled: bool = True,
+         every: timedelta = timedelta(hours=1)) -> SourceConfig:
+    return SourceConfig(name, "imap", every, enabled, {"idle": idle})
+
+
+def test_the_watchers_follow_the_config_one_per_idle_imap_source_restarted_when_it_changes(
+        caplog):
+    made: dict[str, list[QuietServer]] = {}
+    requests: list[tuple[str, ...]] = []
+
+    def connector(source: SourceConfig) -> object:
+        if source.name == "broken":
+            raise SyncdError("no password for broken")
+        if source.name == "plain":
+            return object()  # a connector that cannot IDLE
+        made.setdefault(source.name, []).append(QuietServer())
+        return made[source.name][-1]
+
+    watchers = IdleWatchers(lambda *request: requests.append(request))
+    sources = {"work": imap("work"), "other": imap("other", idle=False),
+               "off": imap("off", enabled=False), "broken": imap("broken"),
+               "plain": imap("plain"),
+               "mail": SourceConfig("mail", "maildir", timedelta(hours=1), True, {"idle": True})}
+    try:
+        watchers.update(sources, connector)
+        assert list(made) == ["work"] and made["work"][0].waiting.wait(5)
+        assert "broken: no IMAP IDLE (no password for broken)" in caplog.text
+
+        watchers.update(sources, connector)  # nothing changed: the same thread keeps waiting
+        assert len(made["work"]) == 1 and not made["work"][0].closed.is_set()
+
+        changed = {**sources, "work": imap("work", every=timedelta(minutes=5))}
+        watchers.update(changed, connector)
+        assert made["work"][0].closed.wait(5)  # the old one ends and drops its connection
+        assert len(made["work"]) == 2 and made["work"][1].waiting.wait(5)
+
+        watchers.update({}, connector)
+        assert made["work"][1].closed.wait(5)
+        assert requests == []  # no mail came: nothing was queued
+    finally:
+        watchers.stop()

@@ -24,6 +24,7 @@ HEAVY = ("googleapiclient", "google_auth_oauthlib", "google.auth", "imapclient",
          "keyring", "icalendar", "recurring_ical_events", "requests", "caldav", "httplib2",
          "vobject", "desktop_notifier", "dbus_next", "msal", "email.parser", "rich",
          "syncd.engine", "syncd.prefetch", "syncd.message_codec", "syncd.daemon",
+         "syncd.daemon_schedule", "syncd.daemon_idle", "syncd.daemon_alerts",
          "connectors.base", "connectors.mail", "connectors.calendars", "connectors.google")
 # (difflib and uuid are not listed: click imports uuid, and difflib whenever it parses a short
 # option such as -c, so syncd's own lazy imports of them save only the commands without -c.)
