@@ -343,8 +343,12 @@ class Daemon:
             return None
         self._paused_logged.discard(name)
         self.systemd.status(f"syncing {name}")
+        # No forked reader (Engine.fork_reader): the IDLE watchers' threads import modules
+        # the reader needs, and a fork amid such an import leaves the child waiting forever.
+        # A first pass here reads in this process: slower, and in the background.
         engine = Engine(self.store, self.app.rules(), self.clock,
-                        should_stop=lambda: self._stop, tier_map=self.app.tier_map())
+                        should_stop=lambda: self._stop, tier_map=self.app.tier_map(),
+                        fork_reader=False)
         report = self.app.sync_source(engine, source,
                                       progress=lambda count: self.systemd.heartbeat(),
                                       connector_factory=self._connector_factory)

@@ -108,7 +108,8 @@ class Engine:
 
     def __init__(self, store: Store, rules: Rules, clock: Callable[[], datetime],
                  should_stop: Callable[[], bool] = lambda: False, *,
-                 commit_records: int = COMMIT_RECORDS, tier_map: TierMap = NO_TIER_MAP) -> None:
+                 commit_records: int = COMMIT_RECORDS, tier_map: TierMap = NO_TIER_MAP,
+                 fork_reader: bool = True) -> None:
         self.store = store
         #: Which tier an address-book card's categories put its person at ([tiers.map]).
         self.tier_map = tier_map
@@ -120,6 +121,13 @@ class Engine:
         #: Records per commit (see _pass); fault-injection tests lower it to get many
         #: transactions out of a small mailbox.
         self.commit_records = commit_records
+        #: Whether a first pass may read its source in a forked child (syncd/prefetch.py). Only
+        #: a process whose other threads import nothing the child needs may fork: a thread in
+        #: the middle of an import at the moment of the fork leaves that module's import lock
+        #: held forever in the child (Python re-creates only the global import lock there).
+        #: `syncd sync` qualifies (its one other thread, the progress display, imports only
+        #: rich's modules); the daemon, whose scheduler and IDLE threads sync too, does not.
+        self.fork_reader = fork_reader
 
     def sync(self, name: str, connector: Connector, *, full: bool = False,
              progress: ProgressCallback | None = None) -> SyncReport:
@@ -206,7 +214,7 @@ class Engine:
             # Imported here: the usual pass, from a cursor, never forks.
             from syncd import prefetch
 
-            if prefetch.wanted(connector):
+            if self.fork_reader and prefetch.wanted(connector):
                 frozen = known if reread else frozenset(self.store.known_ids(name))
                 pages = prefetch.prefetched(lambda: connector.pull(None, frozen), label=name)
         if pages is None:

@@ -30,8 +30,11 @@ across ``fork`` (https://sqlite.org/howtocorrupt.html §2.6), so ``pull`` must n
 the store: the engine hands the child ``known`` as a frozenset built before the fork. The child
 never returns into the parent's stack: it ends with ``os._exit``, so no ``finally``, ``atexit``
 or destructor of the parent's objects (the store, the scheduler) runs in it. Other threads of
-the parent (the daemon's scheduler, a progress bar) do not exist in the child; the only locks
-it takes after the fork are logging's, which CPython re-initialises in a forked child.
+the parent do not exist in the child, but the locks they held at the fork stay held there:
+logging's CPython re-initialises, a module's import lock it does not. So only a process whose
+other threads import nothing ``pull`` imports may fork (``Engine.fork_reader``): `syncd sync`,
+whose one other thread draws the progress display, may; the daemon, whose IDLE watchers import
+connector modules, does not (a first pass there hung in the child on ``syncd.credentials``).
 
 Turn it off with ``SYNCD_NO_PREFETCH=1`` (debugging, profiling): pages are then pulled
 in-process as before.

@@ -89,6 +89,30 @@ def make_daemon(tmp_path: Path, connector: FakeConnector, wall=None, monotonic=N
                   notifier=LogNotifier(), environ={}, **options)
 
 
+def test_the_daemon_reads_a_first_pass_in_its_own_process_never_in_a_forked_child(
+        tmp_path, monkeypatch):
+    # Its IDLE watchers import connector modules in other threads: a child forked amid such an
+    # import waits forever on that module's import lock (it hung on syncd.credentials).
+    from syncd import prefetch
+
+    class MaildirLike(FakeConnector):
+        source_type = "maildir"  # a type a first pass would otherwise read in a child
+
+    def no_fork(pull, label):
+        raise AssertionError(f"the daemon forked a reader for {label}")
+
+    monkeypatch.setattr(prefetch, "prefetched", no_fork)
+    records = [message(str(index), "a@example.com", ["me@example.org"], date=NOW)
+               for index in range(5)]
+    daemon = make_daemon(tmp_path, MaildirLike(records))
+    daemon.start()
+    try:
+        report = daemon.sync_source("fake")
+        assert report is not None and report.error is None and report.records == 5
+    finally:
+        daemon.shutdown()
+
+
 def test_a_failing_source_is_retried_with_growing_delays_and_recovers(tmp_path):
     connector = FakeConnector([message("1", "a@example.com", ["me@example.org"], date=NOW)],
                               fail_after_pages=0)

@@ -298,6 +298,19 @@ def test_a_first_pass_through_the_child_stores_what_an_in_process_pass_stores(mo
     assert not new_children()
 
 
+def test_an_engine_told_not_to_fork_reads_a_first_pass_in_its_own_process(monkeypatch):
+    # The daemon's engines: its other threads may hold import locks a forked child would need.
+    forks: list[str] = []
+    monkeypatch.setattr(prefetch, "prefetched", lambda pull, label: forks.append(label))
+    store = Store.in_memory()
+    report = engine_for(store, fork_reader=False).sync("mail", ForkedFake(mail(20)))
+
+    assert report.records == 20 and report.error is None
+    assert forks == []
+    engine_for(Store.in_memory()).sync("mail", ForkedFake(mail(20)))  # the spy does see forks
+    assert forks == ["mail"]
+
+
 def test_a_source_error_in_the_child_is_recorded_and_the_stored_pages_kept(new_children):
     store = Store.in_memory()
     report = engine_for(store).sync("mail", ForkedFake(mail(100), page_size=10,
