@@ -999,7 +999,7 @@ def service_uninstall() -> None:
 @pass_context
 def service_status(context: Context) -> None:
     """Is the unit installed, what does it run, is a daemon running for this state dir?"""
-    from syncd.daemon import daemon_pid
+    from syncd.daemon_lock import daemon_pid  # not the daemon itself: the lock is enough
     from syncd.service import UNIT_NAME, systemctl, user_unit_dir
 
     path = user_unit_dir() / UNIT_NAME
