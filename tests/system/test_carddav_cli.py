@@ -25,14 +25,8 @@ def syncd(config, *args):
     return result.stdout
 
 
-def test_a_carddav_category_mapped_to_a_tier_tracks_and_deleting_the_card_untracks(
-        tmp_path, radicale):  # noqa: F811
-    user = radicale.new_user()
-    book = radicale.make_address_book(user, "contacts")
-    radicale.put_card(book, user, "ann.vcf", CARD)
-    radicale.put_card(book, user, "bob.vcf", CARD.replace("ann-1", "bob-1").replace(
-        "Ann Lee", "Bob Roe").replace("Lee;Ann", "Roe;Bob").replace("ann@", "bob@").replace(
-        "Close friends,", ""))
+def write_config(tmp_path, radicale, user):  # noqa: F811
+    """A config whose one source is ``user``'s CardDAV books, mapping "Close friends" to a tier."""
     options = radicale.options(user)
     config = tmp_path / "config.toml"
     config.write_text(f"""
@@ -50,6 +44,18 @@ close = "14d"
 [tiers.map]
 "Close friends" = "close"
 """)
+    return config
+
+
+def test_a_carddav_category_mapped_to_a_tier_tracks_and_deleting_the_card_untracks(
+        tmp_path, radicale):  # noqa: F811
+    user = radicale.new_user()
+    book = radicale.make_address_book(user, "contacts")
+    radicale.put_card(book, user, "ann.vcf", CARD)
+    radicale.put_card(book, user, "bob.vcf", CARD.replace("ann-1", "bob-1").replace(
+        "Ann Lee", "Bob Roe").replace("Lee;Ann", "Roe;Bob").replace("ann@", "bob@").replace(
+        "Close friends,", ""))
+    config = write_config(tmp_path, radicale, user)
     assert "book: " in syncd(config, "sync")
     [ann] = json.loads(syncd(config, "people", "--json"))
     assert ann["name"] == "Ann Lee" and ann["tier"] == "close"
@@ -69,24 +75,7 @@ def book_config(tmp_path, radicale):  # noqa: F811
     radicale.put_card(book, user, "ann.vcf", CARD.replace(
         "EMAIL;TYPE=INTERNET:ann@example.com\r\n",
         "EMAIL;TYPE=INTERNET:ann@example.com\r\nEMAIL;TYPE=INTERNET:ann@work.example\r\n"))
-    options = radicale.options(user)
-    config = tmp_path / "config.toml"
-    config.write_text(f"""
-[general]
-state_dir = "{tmp_path / 'state'}"
-[me]
-addresses = ["me@example.org"]
-[sources.book]
-type = "carddav"
-url = "{options['url']}"
-username = "{user}"
-password_command = "{options['password_command']}"
-[tiers]
-close = "14d"
-[tiers.map]
-"Close friends" = "close"
-""")
-    return config
+    return write_config(tmp_path, radicale, user)
 
 
 def test_a_split_of_a_card_s_addresses_survives_full_syncs_until_a_merge(
