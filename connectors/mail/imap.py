@@ -50,7 +50,6 @@ aborts a FETCH on a corrupt file, Exchange answers OK with no data, Yahoo says N
 from __future__ import annotations
 
 import fnmatch
-import json
 import logging
 import re
 import time
@@ -62,7 +61,8 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from connectors.mail._folders import role_for_folder_name
-from connectors.mail._imap_fetch import Fetched, fetch_items, uid_ranges
+from connectors.mail._imap_fetch import fetch_items
+from connectors.mail._imap_read import FolderReader, FolderState, dump_cursor, load_cursor
 from connectors.mail._imap_session import (
     Connection,
     FolderInfo,
@@ -79,7 +79,7 @@ from connectors.mail._imap_session import (
 )
 from connectors.mail._pages import PageBuilder
 from syncd.errors import CredentialError, SourceEmpty, SourceError
-from syncd.model import NEVER_COUNTED_ROLES, Message, Page, Role, Skip
+from syncd.model import NEVER_COUNTED_ROLES, Page, Role
 
 if TYPE_CHECKING:
     # Only for OAuth sources: imported where used, so a password login never loads it.
@@ -87,13 +87,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-_CURSOR_VERSION = 1
 _PAGE_SIZE = 500
 #: UIDs per UID FETCH: a range keeps the command line short; 500 keeps memory flat (notes:
 #: RSS 45 MB at <= 5k per command, 159 MB at 100k).
 _BATCH = 500
-_QUARANTINE_FIRST = 3600.0
-_QUARANTINE_LONGEST = 7 * 86400.0
 
 #: RFC 6154 §2 attributes (lower case) -> role; \All and \Archive hold archived mail.
 _SPECIAL_USE: Mapping[str, Role] = {
@@ -104,12 +101,6 @@ _SPECIAL_USE: Mapping[str, Role] = {
     "\\all": Role.ARCHIVE,
     "\\archive": Role.ARCHIVE,
 }
-#: Gmail system labels (X-GM-LABELS) that say what a message in \All is.
-_GMAIL_LABEL_ROLES: tuple[tuple[str, Role], ...] = (
-    ("\\sent", Role.SENT),
-    ("\\draft", Role.DRAFTS),
-    ("\\inbox", Role.INBOX),
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,27 +109,6 @@ class ImapFolder:
 
     name: str
     role: Role
-
-
-@dataclass(slots=True)
-class _FolderState:
-    """What the cursor remembers about one folder."""
-
-    validity: int
-    next_uid: int
-    messages: int
-    #: UID -> (retry after, epoch seconds; failed attempts so far)
-    quarantine: dict[int, tuple[float, int]]
-
-    def dump(self) -> dict[str, Any]:
-        return {"v": self.validity, "next": self.next_uid, "count": self.messages,
-                "q": {str(uid): [at, tries] for uid, (at, tries) in self.quarantine.items()}}
-
-    @classmethod
-    def load(cls, data: Mapping[str, Any]) -> _FolderState:
-        quarantine = {int(uid): (float(entry[0]), int(entry[1]))
-                      for uid, entry in dict(data.get("q") or {}).items()}
-        return cls(int(data["v"]), int(data["next"]), int(data.get("count", 0)), quarantine)
 
 
 class ImapConnector:
@@ -336,7 +306,7 @@ class ImapConnector:
         except CredentialError as error:
             raise SourceError(str(error)) from None
 
-    def _pass(self, session: Session, previous: dict[str, _FolderState],
+    def _pass(self, session: Session, previous: dict[str, FolderState],
               known: Container[str]) -> Iterator[Page]:
         started = time.monotonic()
         connection = session.connection
@@ -354,7 +324,7 @@ class ImapConnector:
         self._guard_empty(previous, statuses)
         state = dict(previous)
         builder = PageBuilder(size=_PAGE_SIZE)
-        items = ""
+        reader: FolderReader | None = None
         opened = 0
         for folder in folders:
             status = statuses[folder.name]
@@ -364,21 +334,22 @@ class ImapConnector:
                             "(no contact is counted twice)", self.name, folder.name,
                             status.validity, before.validity)
                 before = None
-            if before is not None and status.next_uid == before.next_uid and not self._due(
-                    before):
+            if before is not None and status.next_uid == before.next_uid and not before.due(
+                    self._clock()):
                 before.messages = status.messages
                 continue
             opened += 1
-            if not items:
+            if reader is None:
                 # Loaded with the first folder that has new mail: a pass that finds none (the
                 # daemon's usual pass; most of a no-change `syncd sync` is start-up) never
                 # loads the header parser.
                 from connectors.mail._mail import FETCH_HEADERS
 
-                items = fetch_items(FETCH_HEADERS, gmail=gmail)
+                reader = FolderReader(session, fetch_items(FETCH_HEADERS, gmail=gmail), known,
+                                      batch=_BATCH, clock=self._clock)
             try:
-                yield from self._read_folder(session, folder, status, before, state, builder,
-                                             items, known)
+                yield from reader.read(folder.name, folder.role, status, before, state,
+                                       builder)
             except ValidityChanged:
                 logger.info("imap %s: %s changed UIDVALIDITY during the sync; it is read "
                             "again next time", self.name, folder.name)
@@ -390,7 +361,7 @@ class ImapConnector:
         logger.info("imap %s: %d folders, %d opened, %d new messages, %d skipped in %.2f s",
                     self.name, len(folders), opened, builder.record_count, builder.skip_count,
                     time.monotonic() - started)
-        yield builder.page(self._dump_cursor(state))
+        yield builder.page(dump_cursor(state))
 
     def _open_inbox_first(self, session: Session) -> FolderStatus | None:
         """EXAMINE INBOX before anything else (see :meth:`_probe` for why); None when the
@@ -433,7 +404,7 @@ class ImapConnector:
             return status
         return session.call(partial(Connection.status, folder=folder.name))
 
-    def _guard_empty(self, previous: Mapping[str, _FolderState],
+    def _guard_empty(self, previous: Mapping[str, FolderState],
                      statuses: Mapping[str, FolderStatus]) -> None:
         """Raise SourceEmpty when every folder that held mail now lists none (or is gone)."""
         had = {name: entry.messages for name, entry in previous.items() if entry.messages}
@@ -448,178 +419,19 @@ class ImapConnector:
             f"{sum(had.values())} messages at the last sync; nothing was changed; if the mail "
             f"is really gone, run: syncd sync {self.name} --full")
 
-    def _due(self, entry: _FolderState) -> bool:
-        now = self._clock()
-        return any(at <= now for at, _tries in entry.quarantine.values())
-
-    def _read_folder(self, session: Session, folder: ImapFolder, status: FolderStatus,
-                     before: _FolderState | None, state: dict[str, _FolderState],
-                     builder: PageBuilder, items: str, known: Container[str]) -> Iterator[Page]:
-        """Read one folder's new messages into ``builder``; yield full pages."""
-        from connectors.mail._mail import parse_or_skip  # loaded already: see _pass
-
-        opened = session.examine(folder.name, reuse=True)
-        validity = opened.validity
-        if before is not None and validity != before.validity:
-            before = None
-        start = before.next_uid if before is not None else 1
-        # RFC 3501 §2.3.1.1 says UIDNEXT never decreases; GMX has been seen doing it without a
-        # UIDVALIDITY change (chatmail/core#2188): accept it, and let `known` skip what we have.
-        backwards = before is not None and 0 < opened.next_uid < start
-        if backwards:
-            start = opened.next_uid
-        check_known = before is None or backwards
-        quarantine = dict(before.quarantine) if before is not None else {}
-        entry = _FolderState(validity, start, status.messages, quarantine)
-        state[folder.name] = entry
-        now = self._clock()
-        retry = sorted(uid for uid, (at, _tries) in quarantine.items() if at <= now)
-        uids = session.call(lambda c: c.uids_from(start)) if opened.messages else []
-        batches = [[uid] for uid in retry] + uid_ranges(uids, _BATCH)
-        prefix = f"{folder.name}/{validity}/"
-        work = [(batch, [uid for uid in batch if f"{prefix}{uid}" not in known]
-                 if check_known else batch) for batch in batches]
-        for batch, wanted, fetched, failed in self._fetch_all(session, work, items):
-            results: list[Message | Skip] = []
-            for uid in wanted:
-                got = fetched.get(uid)
-                if got is not None:
-                    quarantine.pop(uid, None)
-                    role = _gmail_role(got.labels, folder.role) if got.labels else folder.role
-                    results.append(parse_or_skip(got.header, source_id=f"{prefix}{uid}",
-                                                 folder_role=role, received=got.received))
-                elif uid in failed:
-                    tries = quarantine.get(uid, (0.0, 0))[1] + 1
-                    wait = min(_QUARANTINE_FIRST * 2 ** (tries - 1), _QUARANTINE_LONGEST)
-                    quarantine[uid] = (now + wait, tries)
-                    results.append(Skip(f"{prefix}{uid}", f"{failed[uid]}; retried later"))
-                else:
-                    quarantine.pop(uid, None)  # expunged meanwhile: nothing to read
-            pending = len(builder.records) + len(builder.skipped)
-            if pending and pending + len(results) > _PAGE_SIZE:
-                yield builder.page(self._dump_cursor(state))
-            for item in results:
-                builder.add(item)
-            # A retried quarantined UID lies below ``start`` and leaves the mark where it is.
-            entry.next_uid = max(entry.next_uid, batch[-1] + 1)
-        entry.next_uid = max(entry.next_uid, opened.next_uid, status.next_uid)
-
-    def _fetch_all(self, session: Session, work: list[tuple[list[int], list[int]]], items: str
-                   ) -> Iterator[tuple[list[int], list[int], dict[int, Fetched], dict[int, str]]]:
-        """For each ``(batch, wanted)`` in order, yield it with what :meth:`_fetch` returns
-        for ``wanted``.
-
-        While the caller works on one batch (parsing it, and the engine storing the page), the
-        FETCH of the next one is already sent, so the server prepares it meanwhile (RFC 3501
-        §5.5 pipelining) instead of idling until asked.
-        Only a batch that came back whole and clean lets the next one go early: any failure
-        is retried, halved, by :meth:`_fetch` with nothing else in flight.
-        """
-        in_flight: bytes | None = None
-        for index, (batch, wanted) in enumerate(work):
-            if not wanted:
-                yield batch, wanted, {}, {}
-                continue
-            fetched: dict[int, Fetched] | None = None
-            try:
-                tag = in_flight
-                in_flight = None
-                if tag is None:
-                    tag = session.connection.send_fetch(wanted[0], wanted[-1], items)
-                fetched = session.connection.receive_fetch(tag)
-            except (Refused, Lost):
-                fetched = None
-            if fetched is not None and all(uid in fetched for uid in wanted):
-                following = next((later for _, later in work[index + 1:] if later), None)
-                if following is not None:
-                    try:
-                        in_flight = session.connection.send_fetch(following[0], following[-1],
-                                                                  items)
-                    except Lost:
-                        in_flight = None  # the next batch's own send finds out and recovers
-                wanted_set = set(wanted)
-                yield batch, wanted, {uid: message for uid, message in fetched.items()
-                                      if uid in wanted_set}, {}
-            else:
-                yield batch, wanted, *self._fetch(session, wanted, items)
-
-    def _fetch(self, session: Session, uids: list[int],
-               items: str) -> tuple[dict[int, Fetched], dict[int, str]]:
-        """Fetch ``uids`` (sorted, one range); halve on failure down to the UID at fault.
-
-        Return the messages fetched and, for UIDs the server could not serve, a reason.
-        UIDs missing from the answer because they were expunged meanwhile are in neither.
-        """
-        try:
-            fetched = session.connection.fetch(uids[0], uids[-1], items)
-        except Refused as refused:
-            if len(uids) == 1:
-                return {}, {uids[0]: f"the server refused to send it ({refused})"}
-            return self._halves(session, uids, items)
-        except Lost as lost:
-            session.reconnect(lost)
-            if len(uids) == 1:
-                # One more try on the fresh connection tells a network blip from a message
-                # that kills the connection every time (Dovecot on a corrupt maildir file).
-                try:
-                    fetched = session.connection.fetch(uids[0], uids[0], items)
-                except (Refused, Lost) as again:
-                    if isinstance(again, Lost):
-                        session.reconnect(again)
-                    return {}, {uids[0]: "the server dropped the connection sending it"}
-            else:
-                return self._halves(session, uids, items)
-        wanted = set(uids)
-        fetched = {uid: message for uid, message in fetched.items() if uid in wanted}
-        missing = [uid for uid in uids if uid not in fetched]
-        if not missing:
-            return fetched, {}
-        if len(uids) == 1:
-            # OK with no data (Exchange does this for a message it cannot read): still there?
-            if session.call(lambda c: c.uids_from(uids[0]))[:1] == uids:
-                return {}, {uids[0]: "the server answered without the message"}
-            return {}, {}
-        more, failed = self._halves(session, missing, items)
-        fetched.update(more)
-        return fetched, failed
-
-    def _halves(self, session: Session, uids: list[int],
-                items: str) -> tuple[dict[int, Fetched], dict[int, str]]:
-        fetched: dict[int, Fetched] = {}
-        failed: dict[int, str] = {}
-        for half in _halves(uids):
-            more, bad = self._fetch(session, half, items)
-            fetched.update(more)
-            failed.update(bad)
-        return fetched, failed
-
     # --- cursor -----------------------------------------------------------------------------
 
-    def _load_cursor(self, cursor: str | None) -> dict[str, _FolderState]:
+    def _load_cursor(self, cursor: str | None) -> dict[str, FolderState]:
         """Return the recorded folder states; an unreadable cursor means "read everything"."""
         if not cursor:
             return {}
         try:
-            data = json.loads(cursor)
-            if data.get("version") != _CURSOR_VERSION:
-                raise ValueError("unknown cursor version")
-            return {str(name): _FolderState.load(entry)
-                    for name, entry in dict(data["folders"]).items()}
+            return load_cursor(cursor)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError):
             logger.warning("imap %s: ignoring an unreadable cursor; reading every folder",
                            self.name)
             return {}
 
-    @staticmethod
-    def _dump_cursor(state: Mapping[str, _FolderState]) -> str:
-        return json.dumps({"version": _CURSOR_VERSION,
-                           "folders": {name: entry.dump() for name, entry in state.items()}},
-                          sort_keys=True, separators=(",", ":"))
-
-
-def _halves(uids: list[int]) -> list[list[int]]:
-    middle = len(uids) // 2
-    return [part for part in (uids[:middle], uids[middle:]) if part]
 
 
 def _role(folder: FolderInfo, *, by_name: bool) -> Role:
@@ -662,14 +474,6 @@ def _outside_prefix(name: str, namespaces: Namespaces | None) -> str | None:
                     best is None or len(prefix) > best[0]):
                 best = (len(prefix), personal, prefix)
     return None if best is None or best[1] else best[2]
-
-
-def _gmail_role(labels: tuple[str, ...], default: Role) -> Role:
-    lowered = {label.lower() for label in labels}
-    for label, role in _GMAIL_LABEL_ROLES:
-        if label in lowered:
-            return role
-    return default
 
 
 def _is_loopback(host: str) -> bool:
