@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from connectors.base import Connector
     from syncd.engine import Engine, ProgressCallback, SyncReport
 
-# Re-exported: the tests and benchmarks import these names from here, where they used to live.
+# CHOICES_*, IgnoreResult and UnignoreResult are re-exported from syncd.app_choices: tests and
+# benchmarks import them from here, where they used to live.
 __all__ = ["CHOICES_APPLIED", "CHOICES_SIZE", "App", "Clock", "IgnoreResult", "UnignoreResult",
            "utc_now"]
 
